@@ -1,0 +1,73 @@
+# Two entry points for newcomers (see README.md): `make demo` and `make test`.
+# Every target prints what it does and fails with a one-line reason when a prerequisite is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(VENV)/bin
+STAMP_VENV  := $(VENV)/.installed
+STAMP_HOST  := .cache/host-ready
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help host venv test test-python lint molecule demo demo-clean bench lock clean
+
+help:
+	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
+	@echo "make demo-clean  remove everything make demo created"
+	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
+	@echo "make bench       benchmarks against bandersnatch 8.2.0, writes bench/RESULTS.md"
+
+$(STAMP_HOST): scripts/setup-host.sh
+	@echo "==> preparing this machine (Debian packages, podman configuration)"
+	@bash scripts/setup-host.sh
+	@mkdir -p $(dir $@) && touch $@
+
+host: $(STAMP_HOST)
+
+$(STAMP_VENV): requirements/dev.lock pyproject.toml
+	@command -v python3 >/dev/null || { echo "make: python3 is missing: apt-get install -y python3 python3-venv" >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
+	@echo "==> creating $(VENV) with pinned dependencies (requirements/dev.lock)"
+	@test -x $(PY) || python3 -m venv $(VENV) || { echo "make: cannot create a virtualenv: apt-get install -y python3-venv" >&2; exit 1; }
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP_VENV)
+
+test: host venv
+	@$(MAKE) --no-print-directory test-python lint molecule
+	@echo "==> all tests passed"
+
+test-python: venv
+	@echo "==> pytest: client, fake upstream, wrapper, templates"
+	@$(BIN)/pytest -p no:cacheprovider tests
+
+lint: venv
+	@echo "==> ansible-lint (production profile, offline) and syntax check"
+	@$(BIN)/ansible-lint --offline
+	@$(BIN)/ansible-playbook --syntax-check playbooks/site.yml -i inventory/production
+
+molecule: host venv
+	@echo "==> molecule test (podman test hosts with systemd)"
+	@$(BIN)/molecule test
+
+demo: host venv
+	@bash scripts/demo.sh
+
+demo-clean:
+	@bash scripts/testhosts.sh down
+
+bench: host venv
+	@$(PY) -m bench
+
+lock:
+	@$(BIN)/pip freeze --all | grep -v -E '^(-e|pip==|pypi-mirror-tool)' > requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) .cache build dist *.egg-info

@@ -1,0 +1,46 @@
+"""Exit codes shared by `pypi-mirror` and `pypi-mirror-run`.
+
+Cron, systemd and monitoring act on these numbers, so they are defined once and documented in
+README.md; never return a bare integer elsewhere.
+"""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit status; see the table in README.md."""
+
+    OK = 0
+    FAILED = 1
+    CONFIG = 2
+    STALE = 3
+    LOCKED = 4
+    UNREACHABLE = 5
+    TIMEOUT = 6
+    STORAGE = 7
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+#: When several outcomes apply to one run, the most urgent wins (earlier in this tuple).
+PRECEDENCE: tuple[ExitCode, ...] = (
+    ExitCode.CONFIG,
+    ExitCode.LOCKED,
+    ExitCode.UNREACHABLE,
+    ExitCode.STORAGE,
+    ExitCode.INTERRUPTED,
+    ExitCode.TERMINATED,
+    ExitCode.TIMEOUT,
+    ExitCode.FAILED,
+    ExitCode.STALE,
+    ExitCode.OK,
+)
+
+
+def most_urgent(*codes: ExitCode) -> ExitCode:
+    """Return the code an operator most needs to see among `codes` (OK when empty)."""
+    present = set(codes)
+    for code in PRECEDENCE:
+        if code in present:
+            return code
+    return ExitCode.OK
