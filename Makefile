@@ -58,7 +58,7 @@ molecule: host venv
 	@$(BIN)/molecule test
 
 demo: host venv
-	@bash scripts/demo.sh
+	@$(PY) scripts/demo.py
 
 demo-clean:
 	@bash scripts/testhosts.sh down

@@ -3,12 +3,13 @@
 #
 # Why: the test hosts are podman containers with systemd as PID 1. On this kind of machine crun
 # fails on hybrid cgroups and runc fails on podman's default rlimits, so podman needs runc and
-# lowered default ulimits; container-to-container DNS needs the netavark backend + aardvark-dns.
+# lowered default ulimits; container-to-container DNS needs the netavark backend + aardvark-dns,
+# and netavark needs the iptables binary (not pulled in by podman on bookworm).
 # Idempotent: installs only missing packages and rewrites only the settings it manages.
 set -euo pipefail
 
 CONF=/etc/containers/containers.conf
-PACKAGES=(podman runc conmon netavark aardvark-dns uidmap slirp4netns debootstrap
+PACKAGES=(podman runc conmon netavark aardvark-dns iptables uidmap slirp4netns debootstrap
           debian-archive-keyring ca-certificates nginx-light logrotate cron make
           python3 python3-venv python3-pip git curl)
 

@@ -34,7 +34,7 @@ class JournalEntry:
 class Journal:
     """Explicit rows start right after the lazily synthesised ones (see ``lazy.py``)."""
 
-    def __init__(self, lazy: LazyProjects, clock: Callable[[], int]) -> None:
+    def __init__(self, lazy: LazyProjects, clock: Callable[[], float]) -> None:
         self._lazy = lazy
         self._clock = clock
         self._entries: list[JournalEntry] = []

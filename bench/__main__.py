@@ -1,0 +1,156 @@
+"""``python -m bench``: our client against bandersnatch 8.2.0 on the same local fake upstream.
+
+Usage (from the repo root, as root: the peer runs in a chroot)::
+
+    .venv/bin/python -m bench            # issue 9 sizes (2,000 projects, 700,000-project index, ...)
+    .venv/bin/python -m bench --quick    # a tenth of the sizes, a few minutes
+    .venv/bin/python -m bench --scenarios 1,4 --reps 5
+
+Writes ``bench/RESULTS.md`` (after every scenario group, so an interrupted run still leaves what
+it measured). Exit codes: 0 done (targets missed are reported, not failed), 1 a run of a tool
+failed, 2 bad arguments or the peer could not be set up. Traffic goes only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import measure
+from .peer import Peer, PeerSetupError
+from .report import Row, render
+from .scenarios import FULL, QUICK, Bench
+from .tools import Ours, Theirs
+
+REPO = Path(__file__).resolve().parent.parent
+GROUPS = {"1": "corpus_scenarios", "2": "corpus_scenarios", "3": "corpus_scenarios", "5": "corpus_scenarios", "4": "big_index",
+          "6": "throughput", "7": "role_placeholder"}
+ROW_ORDER = ["1", "2", "3", "4-noop", "4-inc", "5", "6", "7"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller sizes (a tenth), for a fast check")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per tool and scenario (3)")
+    p.add_argument("--workers", type=int, default=3, help="workers for both tools (3; bandersnatch allows <= 10)")
+    p.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="comma list of 1..7 (default all)")
+    p.add_argument("--tools", choices=["both", "ours", "theirs"], default="both")
+    p.add_argument("--nice", type=int, default=-10,
+                   help="niceness of the clients and the fake (-10: ahead of other work on a shared box; 0: off)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin the fake upstream to the last CPU")
+    p.add_argument("--work-dir", type=Path, default=REPO / "bench" / ".work")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    args = p.parse_args(argv)
+    wanted = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    if not wanted or not wanted <= set(GROUPS):
+        p.error(f"--scenarios: expected a comma list of 1..7, got {args.scenarios!r}")
+    if not 1 <= args.workers <= 10:
+        p.error("--workers: must be 1..10 (bandersnatch refuses more than 10)")
+    if args.reps is not None and args.reps < 1:
+        p.error("--reps: must be >= 1")
+    args.wanted = wanted
+    return args
+
+
+def _git_rev() -> str:
+    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "mirror_tool"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return (out or "no commit yet") + (" + uncommitted mirror_tool changes" if dirty else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0 and args.tools != "ours":
+        print("bench: must run as root (bandersnatch runs in a chroot)", file=sys.stderr)
+        return 2
+    sizes = QUICK if args.quick else FULL
+    measure.PRIORITY = args.nice if os.geteuid() == 0 else max(0, args.nice)
+    started = time.time()
+    work = args.work_dir.resolve()
+    logs = work / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    tools = []
+    if args.tools in ("both", "ours"):
+        tools.append(Ours(work / "ours"))
+    if args.tools in ("both", "theirs"):
+        peer = Peer(work / "peer-root")
+        try:
+            peer.ensure(log)
+        except PeerSetupError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+        tools.append(Theirs(peer))
+        peer_python = peer.python_version
+    else:
+        peer_python = "-"
+
+    bench = Bench(tools, sizes, args.workers, logs, log, reps=args.reps, pin=not args.no_pin)
+    rows: dict[str, Row] = {}
+
+    def write() -> None:
+        header = {
+            "date (UTC)": datetime.datetime.fromtimestamp(started, datetime.timezone.utc)
+            .strftime("%Y-%m-%d %H:%M"),
+            "mode": ("--quick (reduced sizes)" if args.quick else "full (issue 9 sizes)")
+            + f", scenarios {','.join(sorted(args.wanted))}",
+            "workers (both tools)": str(args.workers),
+            "niceness of clients and fake": str(measure.PRIORITY),
+            "repetitions per tool": str(bench.reps),
+            "tree": _git_rev(),
+            "bandersnatch's interpreter": f"Python {peer_python} (Debian 13 chroot)",
+            "duration": f"{(time.time() - started) / 60:.1f} min",
+            "1-minute load average during the runs (median / max; 2 cores)": (
+                f"{statistics.median(bench.loads):.1f} / {max(bench.loads):.1f}" if bench.loads else "-"),
+        }
+        notes = [
+            "The fake upstream (tests/fakepypi, one threaded Python process) is pinned to the last "
+            "CPU; the clients are not pinned. On 2 cores the upstream competes with the client "
+            "under test; the column 'fake CPU s' shows how much of a core it used per run. Both tools "
+            "face the same upstream.",
+            "The fake runs through `bench/fake_runner.py`, which raises its file-bytes and page "
+            "caches (module constants) so that, after an untimed warm-up fetch of every JSON page, "
+            "file and .metadata, it serves stored bytes like a CDN instead of rebuilding archives "
+            "per request (which cost ~0.9 ms of the fake's single core per file and made the first "
+            "client of a run pay for it).",
+            "Peak RSS is the kernel's ru_maxrss of the client process (wait4), which includes "
+            "waited-for children; wall time includes interpreter start-up for both tools.",
+            "bandersnatch `verify` is given the master with https:// (same loopback address): its "
+            "verify ignores `allow-non-https`; on a clean tree it fetches nothing.",
+            *bench.notes,
+            *(f"FAILED RUN: {f}" for f in bench.failures),
+        ]
+        ordered = [rows[k] for k in ROW_ORDER if k in rows]
+        args.out.write_text(render(ordered, header, bench.commands, notes))
+
+    done_groups: set[str] = set()
+    for scenario in sorted(args.wanted):
+        group = GROUPS[scenario]
+        if group in done_groups:
+            continue
+        done_groups.add(group)
+        for row in getattr(bench, group)():
+            if row.key.split("-")[0] in args.wanted:
+                rows[row.key] = row
+        write()
+        log(f"bench: wrote {args.out}")
+    print(args.out.read_text())
+    return 1 if bench.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The throughput ceiling: a plain download-and-hash loop over the same loopback.
+
+Why: scenario 6 judges our large-file throughput against what the machine can do at all with
+the same upstream, the same files and the same number of workers, with no mirror logic at
+all: one persistent HTTP/1.1 connection per worker, 1 MiB reads, SHA-256 of every byte, nothing
+written to disk. Runs as its own process (``python -m bench.plain_download LIST WORKERS``) so it is
+measured exactly like the clients. LIST holds one ``url sha256`` pair per line. Exit 1 on a hash
+mismatch or HTTP error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import sys
+import threading
+from urllib.parse import urlsplit
+
+CHUNK = 1 << 20
+
+
+def _worker(jobs: list[tuple[str, str]], lock: threading.Lock, errors: list[str],
+            totals: list[int]) -> None:
+    conns: dict[str, http.client.HTTPConnection] = {}
+    while True:
+        with lock:
+            if not jobs:
+                break
+            url, digest = jobs.pop()
+        parts = urlsplit(url)
+        conn = conns.get(parts.netloc)
+        if conn is None:
+            conn = conns[parts.netloc] = http.client.HTTPConnection(parts.netloc, timeout=60)
+        conn.request("GET", parts.path)
+        resp = conn.getresponse()
+        h = hashlib.sha256()
+        got = 0
+        while chunk := resp.read(CHUNK):
+            h.update(chunk)
+            got += len(chunk)
+        if resp.status != 200 or h.hexdigest() != digest:
+            with lock:
+                errors.append(f"{url}: HTTP {resp.status}, sha256 {h.hexdigest()}")
+        with lock:
+            totals[0] += got
+    for conn in conns.values():
+        conn.close()
+
+
+def main(argv: list[str]) -> int:
+    list_path, workers = argv[0], int(argv[1])
+    with open(list_path) as fh:
+        jobs = [tuple(line.split()) for line in fh if line.strip()]
+    lock = threading.Lock()
+    errors: list[str] = []
+    totals = [0]
+    threads = [threading.Thread(target=_worker, args=(jobs, lock, errors, totals))
+               for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"plain_download: {totals[0]} bytes, {len(errors)} errors")
+    for err in errors[:5]:
+        print(err, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""The two contestants behind one interface: our ``pypi-mirror`` and bandersnatch 8.2.0.
+
+Both get the same upstream URL, the same ``workers`` / ``verifiers`` and the same mirror options
+(``json = true``, release files, hash compare, ``simple-format = ALL``), so they do the same work.
+Each tool keeps its mirrors in its own directory; bandersnatch's live inside its chroot (under
+``/bench``), which is on the same filesystem as ours.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .measure import RunResult, run_measured
+from .peer import Peer
+
+SIMPLE_ROOT_GENERATION = "5"  # both tools' on-disk layout generation
+
+
+@dataclass
+class MirrorOptions:
+    master: str
+    workers: int = 3
+    timeout: float = 60.0
+    json: bool = True
+
+
+class Tool:
+    """One contestant. ``label`` is what the results table calls it."""
+
+    label = "?"
+    short = "?"
+
+    def __init__(self, home: Path) -> None:
+        self.home = home  # host path where this tool's mirrors and configs live
+
+    def mirror_dir(self, name: str) -> Path:
+        return self.home / name
+
+    def write_config(self, name: str, opts: MirrorOptions) -> Path:
+        raise NotImplementedError
+
+    def mirror(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        raise NotImplementedError
+
+    def verify(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        raise NotImplementedError
+
+    def seed_caught_up(self, name: str, serial: int, now: float) -> None:
+        """Make ``name`` an empty mirror that believes it is current at ``serial``."""
+        raise NotImplementedError
+
+    def clone(self, src: str, dst: str) -> None:
+        """Full copy (not hard links: a tool that rewrites a file in place must not touch src)."""
+        target = self.mirror_dir(dst)
+        if target.exists():
+            shutil.rmtree(target)
+        subprocess.run(["cp", "-a", str(self.mirror_dir(src)), str(target)], check=True)
+
+    def remove(self, name: str) -> None:
+        shutil.rmtree(self.mirror_dir(name), ignore_errors=True)
+
+
+class Ours(Tool):
+    label = "ours (pypi-mirror)"
+    short = "ours"
+
+    def __init__(self, home: Path, python: str = sys.executable) -> None:
+        super().__init__(home)
+        self.python = python
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, name: str, opts: MirrorOptions) -> Path:
+        path = self.home / f"{name}.conf"
+        path.write_text(
+            "[mirror]\n"
+            f"directory = {self.mirror_dir(name)}\n"
+            f"master = {opts.master}\n"
+            f"workers = {opts.workers}\n"
+            f"verifiers = {opts.workers}\n"
+            f"timeout = {opts.timeout}\n"
+            "global-timeout = 18000\n"
+            "stop-on-error = false\n"
+            f"json = {'true' if opts.json else 'false'}\n"
+            "release-files = true\n"
+            "compare-method = hash\n"
+            "simple-format = ALL\n"
+            "hash-index = false\n"
+        )
+        return path
+
+    def _argv(self, conf: Path, *args: str) -> list[str]:
+        return [self.python, "-m", "mirror_tool", "-c", str(conf), *args]
+
+    def mirror(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        return run_measured(self._argv(self.write_config(name, opts), "mirror"), log)
+
+    def verify(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        return run_measured(self._argv(self.write_config(name, opts), "verify"), log)
+
+    def seed_caught_up(self, name: str, serial: int, now: float) -> None:
+        import json
+
+        root = self.mirror_dir(name)
+        self.remove(name)
+        (root / "web/simple").mkdir(parents=True)
+        (root / "web/packages").mkdir(parents=True)
+        (root / "generation").write_text(SIMPLE_ROOT_GENERATION)
+        (root / "status").write_text(str(serial))
+        (root / "state.json").write_text(json.dumps({
+            "upstream_serial": serial, "last_success": now, "last_run_start": now,
+            "last_run_end": now, "last_reconcile": now, "failing": {},
+        }))
+
+
+class Theirs(Tool):
+    label = "bandersnatch 8.2.0"
+    short = "bandersnatch"
+
+    def __init__(self, peer: Peer) -> None:
+        super().__init__(peer.root / "bench")
+        self.peer = peer
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def _inside(self, path: Path) -> str:
+        return "/" + str(path.relative_to(self.peer.root))
+
+    def write_config(self, name: str, opts: MirrorOptions, master: str | None = None) -> Path:
+        path = self.home / f"{name}.conf"
+        path.write_text(
+            "[mirror]\n"
+            f"directory = {self._inside(self.mirror_dir(name))}\n"
+            f"master = {master or opts.master}\n"
+            "allow-non-https = true\n"
+            f"workers = {opts.workers}\n"
+            f"verifiers = {opts.workers}\n"
+            f"timeout = {opts.timeout}\n"
+            "global-timeout = 18000\n"
+            "stop-on-error = false\n"
+            f"json = {'true' if opts.json else 'false'}\n"
+            "release-files = true\n"
+            "compare-method = hash\n"
+            "simple-format = ALL\n"
+            "hash-index = false\n"
+            "storage-backend = filesystem\n"
+            "\n[plugins]\nenabled =\n"
+        )
+        return path
+
+    def mirror(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        conf = self._inside(self.write_config(name, opts))
+        return run_measured(self.peer.command(conf, "mirror"), log, env=self.peer.chroot_env())
+
+    def verify(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
+        # bandersnatch's verify builds its HTTP client without honouring allow-non-https, so it
+        # refuses an http:// master even when it needs no fetch. A clean tree needs none (no
+        # --json-update, no bad file), so the same loopback address is given with https://
+        # purely to pass that check; a fetch, if one happened, would fail and show in the log.
+        https_master = opts.master.replace("http://", "https://", 1)
+        conf = self._inside(self.write_config(f"{name}-verify", opts, master=https_master))
+        # the verify config must point at the same tree
+        text = (self.home / f"{name}-verify.conf").read_text().replace(
+            self._inside(self.mirror_dir(f"{name}-verify")), self._inside(self.mirror_dir(name)))
+        (self.home / f"{name}-verify.conf").write_text(text)
+        return run_measured(self.peer.command(conf, "verify"), log, env=self.peer.chroot_env())
+
+    def seed_caught_up(self, name: str, serial: int, now: float) -> None:
+        root = self.mirror_dir(name)
+        self.remove(name)
+        (root / "web/simple").mkdir(parents=True)
+        (root / "web/packages").mkdir(parents=True)
+        (root / "generation").write_text(SIMPLE_ROOT_GENERATION)
+        (root / "status").write_text(str(serial))

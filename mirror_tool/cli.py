@@ -1,0 +1,179 @@
+"""`pypi-mirror` command line: mirror, sync, status, verify, delete.
+
+Config errors and usage errors print one line and exit 2 before anything is touched; runs that
+change the tree hold MirrorLock; every outcome maps to a documented exit code (exitcodes.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from mirror_tool import __version__
+from mirror_tool.config import DEFAULT_CONFIG_PATH, Config, load_config, write_example_config
+from mirror_tool.errors import ConfigError, LockBusy, MirrorError
+from mirror_tool.exitcodes import ExitCode
+from mirror_tool.logs import setup_logging
+
+PROG = "pypi-mirror"
+log = logging.getLogger("mirror_tool.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        command = self.prog[len(PROG):].strip()
+        where = f" ({command})" if command else ""
+        self.exit(ExitCode.CONFIG, f"{PROG}: usage error{where}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Mirror a PyPI upstream into a static tree that pip and nginx serve.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--log-file", type=Path, default=None, help="also append log lines to this file")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_sync = sub.add_parser("sync", help="sync these projects now, whatever the change feed says")
+    p_sync.add_argument("names", nargs="+", metavar="NAME")
+    p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
+    p_status.add_argument("--json", action="store_true", help="machine-readable output")
+    p_verify = sub.add_parser("verify", help="check every listed file's presence and hash")
+    p_verify.add_argument("--repair", action="store_true", help="re-download missing or wrong files")
+    p_verify.add_argument("--delete", action="store_true", help="delete files no page lists")
+    p_verify.add_argument("--json", action="store_true", help="machine-readable output")
+    p_delete = sub.add_parser("delete", help="remove projects from the mirror")
+    p_delete.add_argument("names", nargs="+", metavar="NAME")
+    p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    return parser
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except FileNotFoundError:
+        try:
+            write_example_config(path)
+        except OSError as exc:
+            raise ConfigError("?", "", f"{path} does not exist and an example cannot be written there: {exc.strerror}") from None
+        raise ConfigError("?", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(f"{PROG}: config error: {exc}", file=sys.stderr)
+        return int(ExitCode.CONFIG)
+    try:
+        setup_logging(args.debug, args.log_file or config.mirror.log_file)
+    except OSError as exc:
+        print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
+        return int(ExitCode.STORAGE)
+    try:
+        return int(_dispatch(args, config))
+    except LockBusy as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return int(ExitCode.LOCKED)
+    except MirrorError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
+    from mirror_tool.lock import MirrorLock
+    from mirror_tool.stop import StopToken
+
+    if args.command == "status":
+        return _status(config, as_json=args.json)
+    needs_lock = args.command in ("mirror", "sync", "delete") or (
+        args.command == "verify" and (args.repair or args.delete)
+    )
+    token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
+    token.install_signal_handlers()
+    lock = MirrorLock(config.lock_path) if needs_lock else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        if args.command == "mirror":
+            from mirror_tool.mirror import run_mirror
+
+            return run_mirror(config, stop=token).exit_code
+        if args.command == "sync":
+            from mirror_tool.mirror import run_sync
+
+            return run_sync(config, list(args.names), stop=token).exit_code
+        if args.command == "verify":
+            from mirror_tool.verify import run_verify
+
+            return ExitCode(run_verify(config, repair=args.repair, delete=args.delete, as_json=args.json, stop=token))
+        if args.command == "delete":
+            from mirror_tool.delete import run_delete
+
+            return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
+        raise AssertionError(args.command)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def status_report(config: Config) -> dict[str, Any]:
+    """The facts `status` prints: serials, last success, todo size, stale and failing projects."""
+    from mirror_tool.layout import Layout
+    from mirror_tool.state import read_run_state, read_stale, read_status, read_todo
+
+    layout = Layout(config.mirror.directory)
+    state = read_run_state(layout)
+    todo = read_todo(layout)
+    stale = read_stale(layout)
+    return {
+        "directory": str(layout.root),
+        "mirror_serial": read_status(layout),
+        "upstream_serial": state.upstream_serial,
+        "last_success": state.last_success,
+        "last_run_start": state.last_run_start,
+        "last_run_end": state.last_run_end,
+        "todo": len(todo.projects) if todo else 0,
+        "todo_target_serial": todo.target_serial if todo else None,
+        "stale": {
+            name: {"expected_serial": e.expected_serial, "served_serial": e.served_serial, "first_seen": e.first_seen}
+            for name, e in sorted(stale.items())
+        },
+        "failing": dict(sorted(state.failing.items())),
+    }
+
+
+def _fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    when = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{when} ({int(time.time() - ts)} s ago)"
+
+
+def _status(config: Config, *, as_json: bool) -> ExitCode:
+    report = status_report(config)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        serial = report["mirror_serial"]
+        print(f"directory:        {report['directory']}")
+        print(f"mirror serial:    {serial if serial is not None else 'none (never synced)'}")
+        print(f"upstream serial:  {report['upstream_serial']}")
+        print(f"last success:     {_fmt_time(report['last_success'])}")
+        print(f"todo:             {report['todo']} projects")
+        print(f"stale:            {len(report['stale'])} projects")
+        for name, info in report["stale"].items():
+            print(f"  {name}: expected serial {info['expected_serial']}, served {info['served_serial']}")
+        print(f"failing:          {len(report['failing'])} projects")
+        for name, error in report["failing"].items():
+            print(f"  {name}: {error}")
+    return ExitCode.OK

@@ -1,0 +1,78 @@
+"""Cooperative stop signal for a sync: a deadline plus an event set by signals or callers.
+
+The sync engine polls `stopped` between files (and between chunks of a large file), so a time limit
+or Ctrl-C ends the run with the tree consistent and the todo saved for the next run.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+from mirror_tool.exitcodes import ExitCode
+
+
+class StopToken:
+    """`StopToken(deadline)`: `deadline` is a `time.monotonic()` value (None: no limit).
+
+    `set(code)` requests a stop (default INTERRUPTED); `stopped` is true once set or past the
+    deadline; `exit_code` says why (TIMEOUT for the deadline).
+    """
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
+        self._event = threading.Event()
+        self._code: ExitCode | None = None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> "StopToken":
+        """A token whose deadline is `seconds` from now (None: no deadline)."""
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    def set(self, code: ExitCode = ExitCode.INTERRUPTED) -> None:
+        """Request a clean stop; the first reason given wins."""
+        if self._code is None:
+            self._code = code
+        self._event.set()
+
+    @property
+    def stopped(self) -> bool:
+        if self._event.is_set():
+            return True
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.set(ExitCode.TIMEOUT)
+            return True
+        return False
+
+    @property
+    def exit_code(self) -> ExitCode | None:
+        """Why the run stopped (None while not stopped)."""
+        return self._code if self.stopped else None
+
+    def remaining(self) -> float | None:
+        """Seconds until the deadline (None: no deadline)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (shortened by the deadline); True if stopped meanwhile."""
+        rem = self.remaining()
+        if rem is not None:
+            seconds = min(seconds, rem)
+        self._event.wait(max(0.0, seconds))
+        return self.stopped
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT -> INTERRUPTED (130), SIGTERM -> TERMINATED (143); main thread only."""
+
+        def on_int(signum: int, frame: Any) -> None:
+            self.set(ExitCode.INTERRUPTED)
+
+        def on_term(signum: int, frame: Any) -> None:
+            self.set(ExitCode.TERMINATED)
+
+        signal.signal(signal.SIGINT, on_int)
+        signal.signal(signal.SIGTERM, on_term)

@@ -1,0 +1,474 @@
+"""HTTP access to the upstream: XML-RPC change feed, PEP 691 index, project JSON, file downloads.
+
+One `requests.Session` per thread (connection reuse without sharing a pool across threads), 5xx
+and cut connections retried with a short backoff, downloads streamed in 1 MiB chunks to a
+temporary file while hashing, then verified before the caller renames them into place.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import http.client
+import itertools
+import logging
+import os
+import tempfile
+import threading
+import time
+import xmlrpc.client
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    import requests
+
+from mirror_tool import __version__
+from mirror_tool.config import MirrorSettings
+from mirror_tool.errors import (
+    FeedUnavailable,
+    IntegrityError,
+    ProjectError,
+    RetryableError,
+    StorageError,
+    UpstreamUnreachable,
+)
+from mirror_tool.layout import is_storage_errno, storage_error
+from mirror_tool.stop import StopToken
+
+log = logging.getLogger("mirror_tool.upstream")
+
+CHUNK = 1 << 20
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+USER_AGENT = f"pypi-mirror/{__version__} (mirror_tool)"
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """requests' "no (complete) answer" errors; requests is imported lazily so that a no-op run,
+    which only makes one XML-RPC call through http.client, starts fast."""
+    import requests
+
+    return (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, requests.RequestException)
+
+
+class Stopped(Exception):
+    """The stop token was set while a request was in flight."""
+
+
+@dataclass
+class ProjectPage:
+    """Answer for `/pypi/<name>/json`: `data` is None on 404 (project removed upstream)."""
+
+    url_path: str
+    status: int
+    serial: int
+    data: dict[str, Any] | None
+    raw: bytes = b""
+    from_simple: bool = False  # data reshaped from the PEP 691 page (no JSON API document)
+    redirects: list[str] = field(default_factory=list)  # paths on master the request was redirected to
+
+
+@dataclass
+class DownloadStats:
+    files: int = 0
+    bytes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, size: int) -> None:
+        with self.lock:
+            self.files += 1
+            self.bytes += size
+
+
+class Upstream:
+    """Talks to `master`; every method is safe to call from several threads."""
+
+    def __init__(self, settings: MirrorSettings, stop: StopToken, tmp_dir: Path) -> None:
+        self.settings = settings
+        self.master = settings.master.rstrip("/")
+        self.stop = stop
+        self.tmp_dir = tmp_dir
+        self.timeout = settings.timeout
+        self.retries = settings.retries
+        self._local = threading.local()
+        self._sessions: list["requests.Session"] = []
+        self._sessions_lock = threading.Lock()
+        self.stats = DownloadStats()
+
+    # -- sessions -----------------------------------------------------------------------------
+    def session(self) -> "requests.Session":
+        sess = getattr(self._local, "session", None)
+        if sess is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+
+            sess = requests.Session()
+            pool = max(2, self.settings.workers)
+            adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+            sess.mount("http://", adapter)
+            sess.mount("https://", adapter)
+            sess.headers["User-Agent"] = USER_AGENT
+            sess.trust_env = False  # never route mirror traffic through an environment proxy
+            self._local.session = sess
+            with self._sessions_lock:
+                self._sessions.append(sess)
+        return sess
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for sess in self._sessions:
+                sess.close()
+            self._sessions.clear()
+
+    def _backoff(self, attempt: int) -> None:
+        if self.stop.wait(min(0.1 * (2**attempt), 2.0)):
+            raise Stopped()
+
+    # -- change feed --------------------------------------------------------------------------
+    def xmlrpc(self, method: str, *args: Any) -> Any:
+        """Call an XML-RPC method on `<master>/pypi` (plain http.client: one small request).
+
+        A fault or 404 raises FeedUnavailable (callers fall back to the index diff); no answer at
+        all after the retries raises UpstreamUnreachable.
+        """
+        body = xmlrpc.client.dumps(args, method, allow_none=False).encode("utf-8")
+        url = f"{self.master}/pypi"
+        last: str = "no answer"
+        for attempt in range(self.retries + 1):
+            try:
+                status, content = _post(url, body, self.timeout)
+            except (OSError, http.client.HTTPException) as exc:
+                last = str(exc) or type(exc).__name__
+            else:
+                if status >= 500:
+                    last = f"HTTP {status} from {url}"
+                elif status != 200:
+                    raise FeedUnavailable(f"XML-RPC {method}: HTTP {status}")
+                else:
+                    try:
+                        result, _ = xmlrpc.client.loads(content, use_builtin_types=True)
+                    except xmlrpc.client.Fault as exc:
+                        raise FeedUnavailable(f"XML-RPC {method}: fault {exc.faultCode}: {exc.faultString}") from None
+                    except Exception as exc:  # malformed XML from a broken proxy
+                        raise FeedUnavailable(f"XML-RPC {method}: unreadable answer: {exc}") from None
+                    return result[0] if result else None
+            if attempt < self.retries:
+                self._backoff(attempt)
+        raise UpstreamUnreachable(f"upstream {self.master} unreachable: {last}")
+
+    def changelog_last_serial(self) -> int:
+        return int(self.xmlrpc("changelog_last_serial"))
+
+    def changelog_since_serial(self, serial: int) -> list[tuple[str, int]]:
+        """Rows `(name, serial)` after `serial` (one page; the caller pages)."""
+        rows = self.xmlrpc("changelog_since_serial", serial) or []
+        out: list[tuple[str, int]] = []
+        for row in rows:
+            if isinstance(row, (list, tuple)) and len(row) >= 5:
+                out.append((str(row[0]), int(row[4])))
+        return out
+
+    def list_packages_with_serial(self) -> dict[str, int]:
+        result = self.xmlrpc("list_packages_with_serial") or {}
+        return {str(k): int(v) for k, v in result.items()}
+
+    def simple_index(self) -> tuple[int, dict[str, int]]:
+        """The PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`})."""
+        url = f"{self.master}/simple/"
+        resp = self._get_with_retries(url, headers={"Accept": SIMPLE_JSON}, feed=True)
+        if resp.status_code != 200:
+            raise UpstreamUnreachable(f"GET {url}: HTTP {resp.status_code}")
+        try:
+            data = resp.json()
+            serial = int(data.get("meta", {}).get("_last-serial", 0))
+            projects = {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamUnreachable(f"GET {url}: not a PEP 691 JSON index ({exc})") from None
+        return serial, projects
+
+    # -- projects -----------------------------------------------------------------------------
+    def project_json(self, name: str) -> ProjectPage:
+        path = f"/pypi/{quote(name, safe='')}/json"
+        url = self.master + path
+        resp = self._get_with_retries(url, headers={"Accept": "application/json"})
+        redirects = self._redirect_paths(resp)
+        if resp.status_code == 404:
+            return ProjectPage(path, 404, _serial_header(resp), None, redirects=redirects)
+        if resp.status_code != 200:
+            raise ProjectError(f"GET {path}: HTTP {resp.status_code}")
+        raw = resp.content
+        try:
+            data = resp.json()
+        except ValueError:
+            raise ProjectError(f"GET {path}: invalid JSON") from None
+        if not isinstance(data, dict):
+            raise ProjectError(f"GET {path}: JSON is not an object")
+        serial = _serial_header(resp)
+        if serial < 0:
+            try:
+                serial = int(data.get("last_serial", -1))
+            except (TypeError, ValueError):
+                serial = -1
+        return ProjectPage(path, 200, serial, data, raw, redirects=redirects)
+
+    def _redirect_paths(self, resp: Any) -> list[str]:
+        """Paths on `master` that a redirect chain led to (a CDN may cache each of them)."""
+        out: list[str] = []
+        for r in [*resp.history[1:], resp] if resp.history else []:
+            if r.url.startswith(self.master + "/"):
+                out.append(r.url[len(self.master):].split("?", 1)[0])
+        return out
+
+    def project_simple(self, norm: str) -> ProjectPage:
+        """The PEP 691 JSON project page, reshaped like the JSON API (`info`, `releases`)."""
+        path = f"/simple/{quote(norm, safe='')}/"
+        url = self.master + path
+        resp = self._get_with_retries(url, headers={"Accept": SIMPLE_JSON})
+        if resp.status_code == 404:
+            return ProjectPage(path, 404, _serial_header(resp), None)
+        if resp.status_code != 200:
+            raise ProjectError(f"GET {path}: HTTP {resp.status_code}")
+        try:
+            doc = resp.json()
+            files = doc["files"]
+            serial = int(doc.get("meta", {}).get("_last-serial", _serial_header(resp)))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProjectError(f"GET {path}: not a PEP 691 JSON project page") from None
+        releases: dict[str, list[dict[str, Any]]] = {str(v): [] for v in doc.get("versions", []) or []}
+        base = resp.url
+        for f in files:
+            if not isinstance(f, dict):
+                continue
+            from urllib.parse import urljoin
+
+            yanked = f.get("yanked", False)
+            meta = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
+            entry = {
+                "filename": f.get("filename"),
+                "url": urljoin(base, str(f.get("url", ""))).split("#", 1)[0],
+                "digests": {"sha256": (f.get("hashes") or {}).get("sha256")},
+                "size": f.get("size"),
+                "requires_python": f.get("requires-python"),
+                "yanked": bool(yanked),
+                "yanked_reason": yanked if isinstance(yanked, str) else None,
+                "upload_time_iso_8601": f.get("upload-time"),
+                "core_metadata": meta,
+            }
+            releases.setdefault(_version_from_filename(str(f.get("filename", ""))), []).append(entry)
+        data = {"info": {"name": doc.get("name", norm)}, "last_serial": serial, "releases": releases}
+        return ProjectPage(path, 200, serial, data, from_simple=True)
+
+    def _get_with_retries(self, url: str, headers: dict[str, str], feed: bool = False) -> "requests.Response":
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if self.stop.stopped:
+                raise Stopped()
+            try:
+                resp = self.session().get(url, headers=headers, timeout=self.timeout)
+                if resp.status_code < 500:
+                    return resp
+                last = RetryableError(f"HTTP {resp.status_code} for {url}")
+            except _connection_errors() as exc:
+                last = exc
+            if attempt < self.retries:
+                log.debug("retrying %s after %s", url, _short(last))
+                self._backoff(attempt)
+        if feed:
+            raise UpstreamUnreachable(f"upstream {self.master} unreachable: {_short(last)}")
+        raise ProjectError(f"GET {url}: {_short(last)}")
+
+    # -- files --------------------------------------------------------------------------------
+    def download(self, url: str, dest: Path, sha256: str, size: int | None) -> int:
+        """Fetch `url` into `dest` atomically after checking size and sha256; returns bytes.
+
+        Retries 5xx, cut connections and hash mismatches; nothing reaches `dest` unless verified.
+        """
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if self.stop.stopped:
+                raise Stopped()
+            try:
+                n = self._download_once(url, dest, sha256, size)
+                self.stats.add(n)
+                return n
+            except (RetryableError, IntegrityError) as exc:
+                last = exc
+            except _connection_errors() as exc:
+                last = exc
+            if attempt < self.retries:
+                log.debug("retrying %s after %s", url, _short(last))
+                self._backoff(attempt)
+        if isinstance(last, (IntegrityError, ProjectError)):
+            raise type(last)(str(last))
+        raise ProjectError(f"download {url}: {_short(last)}")
+
+    def _download_once(self, url: str, dest: Path, sha256: str, size: int | None) -> int:
+        with self.session().get(url, stream=True, timeout=self.timeout) as resp:
+            if resp.status_code >= 500:
+                raise RetryableError(f"HTTP {resp.status_code} for {url}")
+            if resp.status_code != 200:
+                raise ProjectError(f"download {url}: HTTP {resp.status_code}")
+            tmp = str(self.tmp_dir / f"dl-{os.getpid()}-{threading.get_ident()}-{next(_TMP_COUNTER)}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise storage_error(exc, str(self.tmp_dir)) from exc
+            digest = hashlib.sha256()
+            n = 0
+            flushed = 0
+            try:
+                try:
+                    with os.fdopen(fd, "wb") as fh:  # buffered: retries short writes, raises on errors
+                        raw = resp.raw
+                        while True:
+                            chunk = raw.read(CHUNK, decode_content=True)
+                            if not chunk:
+                                break
+                            digest.update(chunk)
+                            fh.write(chunk)
+                            n += len(chunk)
+                            if n - flushed >= WRITEBACK_STEP:
+                                fh.flush()
+                                _start_writeback(fd, flushed, n - flushed)
+                                flushed = n
+                            if self.stop.stopped:
+                                raise Stopped()
+                            if size is not None and n > size:
+                                raise IntegrityError(f"{url}: more than the promised {size} bytes")
+                        fh.flush()
+                        if os.fstat(fd).st_size != n:  # belt and braces: never publish a short file
+                            raise StorageError(f"cannot write {dest}: short write")
+                except OSError as exc:
+                    if is_storage_errno(exc):
+                        raise storage_error(exc, str(dest)) from exc
+                    raise RetryableError(f"reading {url}: {_short(exc)}") from exc
+                except Exception as exc:
+                    if _is_cut(exc):
+                        raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
+                    raise
+                if size is not None and n != size:
+                    raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
+                got = digest.hexdigest()
+                if got != sha256:
+                    raise IntegrityError(f"{url}: sha256 {got} does not match the expected {sha256}")
+                try:
+                    try:
+                        os.replace(tmp, dest)
+                    except FileNotFoundError:
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(tmp, dest)
+                except OSError as exc:
+                    raise storage_error(exc, str(dest)) from exc
+                return n
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+
+
+_TMP_COUNTER = itertools.count()
+#: Large downloads start kernel writeback every this many bytes, so making them durable before
+#: their page is published (layout.DurabilityBarrier) finds little left to flush.
+WRITEBACK_STEP = 8 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.sync_file_range
+        func.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+        return func
+    except (OSError, AttributeError):
+        return None
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int, offset: int, nbytes: int) -> None:
+    """Ask the kernel to start writing this range out now (asynchronous, best effort)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
+
+
+def _version_from_filename(filename: str) -> str:
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return "unknown"
+
+
+def _is_cut(exc: BaseException) -> bool:
+    import urllib3.exceptions
+
+    return isinstance(
+        exc,
+        (
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.ReadTimeoutError,
+            urllib3.exceptions.IncompleteRead,
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """POST `body` as text/xml; returns (status, content)."""
+    parts = urlsplit(url)
+    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request(
+            "POST",
+            parts.path or "/",
+            body=body,
+            headers={"Content-Type": "text/xml", "User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _serial_header(resp: Any) -> int:
+    try:
+        return int(resp.headers.get("X-PyPI-Last-Serial", "-1"))
+    except ValueError:
+        return -1
+
+
+def _short(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no answer"
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a local file, None when it does not exist."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                chunk = fh.read(CHUNK)
+                if not chunk:
+                    break
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return None
+    return digest.hexdigest()
+
+
+__all__ = ["Upstream", "ProjectPage", "Stopped", "file_sha256", "StorageError"]

@@ -1,0 +1,121 @@
+"""PURGE of a stale project's CDN URLs.
+
+The CDN keeps serving a page with an old `X-PyPI-Last-Serial` until its TTL runs out; a `PURGE`
+request for each URL drops the cached copy so the next fetch reaches the origin. The CDN may
+refuse anonymous PURGE (401): the first refusal ends PURGEs for the whole run with one log line,
+instead of one error per URL. The optional `Fastly-Key` is sent as a header and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import requests
+
+from mirror_tool.stop import StopToken
+
+log = logging.getLogger(__name__)
+
+NOT_PERMITTED_LINE = "PURGE not permitted by upstream; set a key or wait for the CDN TTL"
+KEY_HEADER = "Fastly-Key"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_SEPARATORS = re.compile(r"[-_.]+")
+#: 401 is what the CDN answers to an anonymous or wrong-key PURGE; 403 is treated the same.
+_UNAUTHORIZED = {401, 403}
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalization (the `/simple/<normalized>/` key)."""
+    return _SEPARATORS.sub("-", name).lower()
+
+
+def project_purge_paths(name: str, fetched: Iterable[str] = ()) -> list[str]:
+    """URL paths to PURGE for one project, in a stable order without duplicates.
+
+    `/pypi/<name>/json`, `/pypi/<normalized>/json`, `/simple/<normalized>/`, then every other
+    path the sync fetched for it (from stale.json). Paths that are not absolute paths on the
+    upstream are skipped: PURGE only ever goes to the configured upstream.
+    """
+    paths: list[str] = []
+    if _SAFE_NAME.match(name):
+        normalized = normalize(name)
+        paths += [f"/pypi/{name}/json", f"/pypi/{normalized}/json", f"/simple/{normalized}/"]
+    for path in fetched:
+        if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
+            paths.append(path)
+    seen: set[str] = set()
+    return [p for p in paths if not (p in seen or seen.add(p))]
+
+
+def read_key(path: Path) -> str:
+    """The PURGE key from `purge-key-file` (whitespace stripped). Raises OSError / ValueError."""
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise ValueError("file is empty")
+    if any(ch in key for ch in "\r\n\0"):
+        raise ValueError("key must be a single line")
+    return key
+
+
+@dataclass
+class PurgeReport:
+    """What one run's PURGE phase did."""
+
+    sent: int = 0
+    failed: int = 0
+    unauthorized: int = 0
+    not_permitted: bool = False
+    urls: list[str] = field(default_factory=list)
+
+
+class Purger:
+    """Sends PURGE requests to one upstream base URL."""
+
+    def __init__(self, base_url: str, timeout: float, key: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._key = key
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxy or netrc from the environment
+        self.report = PurgeReport()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def url_for(self, path: str) -> str:
+        return self.base_url + path
+
+    def purge_project(self, name: str, fetched: Iterable[str], stop: StopToken) -> bool:
+        """PURGE every URL of one project. False once PURGE is refused or the run must stop."""
+        for path in project_purge_paths(name, fetched):
+            if self.report.not_permitted or stop.stopped:
+                return False
+            self._purge_one(self.url_for(path))
+        return not self.report.not_permitted
+
+    def _purge_one(self, url: str) -> None:
+        headers = {KEY_HEADER: self._key} if self._key else {}
+        try:
+            response = self._session.request(
+                "PURGE", url, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+            response.close()
+        except requests.RequestException as exc:
+            self.report.failed += 1
+            log.warning("PURGE %s failed: %s", url, type(exc).__name__)
+            return
+        if response.status_code in _UNAUTHORIZED:
+            self.report.unauthorized += 1
+            self.report.not_permitted = True
+            log.error("%s (HTTP %d for %s)", NOT_PERMITTED_LINE, response.status_code, url)
+        elif 200 <= response.status_code < 300:
+            self.report.sent += 1
+            self.report.urls.append(url)
+            log.info("PURGE %s: HTTP %d", url, response.status_code)
+        else:
+            self.report.failed += 1
+            log.warning("PURGE %s failed: HTTP %d", url, response.status_code)
