@@ -17,6 +17,7 @@ import argparse
 import datetime
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -70,6 +71,8 @@ def _git_rev() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the fake upstreams are stopped by their context managers.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     if os.geteuid() != 0 and args.tools != "ours":
         print("bench: must run as root (bandersnatch runs in a chroot)", file=sys.stderr)
         return 2
@@ -127,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             "file and .metadata, it serves stored bytes like a CDN instead of rebuilding archives "
             "per request (which cost ~0.9 ms of the fake's single core per file and made the first "
             "client of a run pay for it).",
-            "Peak RSS is the kernel's ru_maxrss of the client process (wait4), which includes "
-            "waited-for children; wall time includes interpreter start-up for both tools.",
+            "Peak RSS: GNU time's %M of the client (its waited-for children included, e.g. the "
+            "chroot'ed bandersnatch); the client is started through /usr/bin/time so the "
+            "orchestrator's own memory is not folded into the child's ru_maxrss at exec. CPU = "
+            "user + sys from wait4. Wall time includes interpreter start-up for both tools.",
             "bandersnatch `verify` is given the master with https:// (same loopback address): its "
             "verify ignores `allow-non-https`; on a clean tree it fetches nothing.",
             *bench.notes,

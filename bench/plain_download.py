@@ -5,13 +5,15 @@ the same upstream, the same files and the same number of workers, with no mirror
 all: one persistent HTTP/1.1 connection per worker, 1 MiB reads, SHA-256 of every byte, nothing
 written to disk. Runs as its own process (``python -m bench.plain_download LIST WORKERS``) so it is
 measured exactly like the clients. LIST holds one ``url sha256`` pair per line. Exit 1 on a hash
-mismatch or HTTP error.
+mismatch or HTTP error. With a third argument DIR it also writes every file into DIR (plain
+``write``, no fsync): a second reference that shows what the disk adds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import sys
 import threading
 from urllib.parse import urlsplit
@@ -20,7 +22,7 @@ CHUNK = 1 << 20
 
 
 def _worker(jobs: list[tuple[str, str]], lock: threading.Lock, errors: list[str],
-            totals: list[int]) -> None:
+            totals: list[int], write_dir: str | None) -> None:
     conns: dict[str, http.client.HTTPConnection] = {}
     while True:
         with lock:
@@ -35,9 +37,14 @@ def _worker(jobs: list[tuple[str, str]], lock: threading.Lock, errors: list[str]
         resp = conn.getresponse()
         h = hashlib.sha256()
         got = 0
+        out = open(os.path.join(write_dir, os.path.basename(parts.path)), "wb") if write_dir else None
         while chunk := resp.read(CHUNK):
             h.update(chunk)
+            if out:
+                out.write(chunk)
             got += len(chunk)
+        if out:
+            out.close()
         if resp.status != 200 or h.hexdigest() != digest:
             with lock:
                 errors.append(f"{url}: HTTP {resp.status}, sha256 {h.hexdigest()}")
@@ -49,12 +56,15 @@ def _worker(jobs: list[tuple[str, str]], lock: threading.Lock, errors: list[str]
 
 def main(argv: list[str]) -> int:
     list_path, workers = argv[0], int(argv[1])
+    write_dir = argv[2] if len(argv) > 2 else None
+    if write_dir:
+        os.makedirs(write_dir, exist_ok=True)
     with open(list_path) as fh:
         jobs = [tuple(line.split()) for line in fh if line.strip()]
     lock = threading.Lock()
     errors: list[str] = []
     totals = [0]
-    threads = [threading.Thread(target=_worker, args=(jobs, lock, errors, totals))
+    threads = [threading.Thread(target=_worker, args=(jobs, lock, errors, totals, write_dir))
                for _ in range(workers)]
     for t in threads:
         t.start()

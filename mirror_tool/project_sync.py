@@ -11,7 +11,6 @@ import concurrent.futures as cf
 import copy
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -403,4 +402,4 @@ def _json_copy(data: dict[str, Any], files: list[FileEntry], root_uri: str, rele
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
 
-__all__ = ["Outcome", "PublishJob", "SyncContext", "sync_project", "publish_pages", "remove_project_pages", "delete_files", "time"]
+__all__ = ["Outcome", "PublishJob", "SyncContext", "sync_project", "publish_pages", "remove_project_pages", "delete_files"]

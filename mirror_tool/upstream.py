@@ -13,7 +13,6 @@ import http.client
 import itertools
 import logging
 import os
-import tempfile
 import threading
 import time
 import xmlrpc.client

@@ -337,3 +337,21 @@ def test_sync_before_the_first_mirror_run_keeps_the_full_sync(tmp_path: Path, fa
     assert mirror(cfg).exit_code == ExitCode.OK
     assert "list_packages_with_serial" in [m for _, m in fakepypi.xmlrpc.calls]
     assert_mirror_matches(fakepypi, cfg.directory)
+
+
+def test_noop_run_does_not_load_requests(tmp_path: Path, fakepypi) -> None:  # type: ignore[no-untyped-def]
+    """A no-op is one XML-RPC call through http.client: no HTTP-client stack to import."""
+    import subprocess
+    import sys
+
+    from tests.support.mirror_env import cli_env
+
+    cfg = make_config(tmp_path, fakepypi.base_url)
+    assert mirror(cfg).exit_code == ExitCode.OK
+    code = (
+        "import sys; from mirror_tool.config import load_config; from mirror_tool.mirror import run_mirror; "
+        f"r = run_mirror(load_config({str(cfg.path)!r})); "
+        "print(int(r.exit_code), 'requests' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert out.stdout.split() == ["0", "False"], out.stderr

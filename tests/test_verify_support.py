@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,24 @@ def pip_install(index_url: str, target: Path, *requirements: str) -> subprocess.
         "--no-deps", "--index-url", index_url, "--target", str(target), *requirements,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), timeout=180)
+
+
+def build_template_tree(directory: Path, **mirror_keys: Any) -> Path:
+    """A mirror of the default fakepypi corpus, synced once per module and copied per test.
+
+    The corpus is deterministic (same files, hashes and serials for every server), so a copy is
+    exactly what a fresh sync against the test's own server would produce, without its cost.
+    """
+    upstream = FakePyPI().start()
+    try:
+        env = MirrorEnv(directory, upstream, **mirror_keys)
+        env.ok("mirror")
+    finally:
+        upstream.stop()
+    return env.root
+
+
+def copy_of(template: Path, tmp: Path, upstream: FakePyPI, **mirror_keys: Any) -> MirrorEnv:
+    env = MirrorEnv(tmp, upstream, **mirror_keys)
+    shutil.copytree(template, env.root, symlinks=True)
+    return env

@@ -22,8 +22,8 @@ import hashlib
 import os
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field

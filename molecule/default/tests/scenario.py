@@ -106,11 +106,13 @@ def cron_job(host) -> CronJob:
     return parse_cron(host.file(CRON_FILE).content_string)
 
 
-def run_like_cron(host, job: CronJob):
+def run_like_cron(host, job: CronJob, extra_env: dict[str, str] | None = None):
     """Run the entry as cron does: as its user, from its home, with only cron's environment
-    (SHELL, HOME, LOGNAME, PATH) plus the file's variables, through /bin/sh -c."""
+    (SHELL, HOME, LOGNAME, PATH) plus the file's variables, through /bin/sh -c.
+    `extra_env` is for the wrapper's documented test clock only."""
     home = host.user(job.user).home
-    env = {"SHELL": "/bin/sh", "HOME": home, "LOGNAME": job.user, "PATH": "/usr/bin:/bin", **job.env}
+    env = {"SHELL": "/bin/sh", "HOME": home, "LOGNAME": job.user, "PATH": "/usr/bin:/bin", **job.env,
+           **(extra_env or {})}
     assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
     cmd = (f"cd {shlex.quote(home)} 2>/dev/null || cd /; "
            f"exec setpriv --reuid={job.user} --regid={job.user} --init-groups "

@@ -8,10 +8,12 @@ One host is enough: the other two see the same upstream.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from scenario import DATA_DIR, SIMPLE_JSON, cron_job, metrics, mirror_serial, podman_host, run_like_cron, upstream
+from scenario import (DATA_DIR, SIMPLE_JSON, cron_job, metrics, mirror_serial, podman_host, read_config,
+                      run_like_cron, upstream)
 
 testinfra_hosts = [podman_host("mirror01.dfw")]
 
@@ -23,6 +25,11 @@ def clean_upstream(quiet_fleet):
     yield
     upstream("unpin", {})
     upstream("purge-mode", {"mode": "open"})
+
+
+def _new_version() -> str:
+    """A version never uploaded before, so verify can run again against the same upstream."""
+    return f"3.0.{time.time_ns() // 1_000_000}"
 
 
 def _make_stale(name: str, version: str) -> int:
@@ -38,11 +45,12 @@ def _mirror_versions(host, normalized: str) -> list[str]:
 
 def test_open_purge_converges_in_one_run(host, clean_upstream):
     upstream("purge-mode", {"mode": "open"})
-    serial = _make_stale("Pre.Release", "3.0.0")
+    version = _new_version()
+    serial = _make_stale("Pre.Release", version)
     result = run_like_cron(host, cron_job(host))
     assert result.rc == 0, f"exit {result.rc}"
     assert mirror_serial(host) == serial
-    assert "3.0.0" in _mirror_versions(host, "pre-release")
+    assert version in _mirror_versions(host, "pre-release")
     purges = upstream("purges")["purges"]
     assert any(p["status"] == 200 and "pre-release" in p["path"].lower().replace(".", "-")
                for p in purges), purges
@@ -55,7 +63,8 @@ def test_open_purge_converges_in_one_run(host, clean_upstream):
 
 def test_refused_purge_exits_3_and_counts_the_stale_project(host, clean_upstream):
     upstream("purge-mode", {"mode": "auth"})
-    _make_stale("Yanked-Pkg", "3.0.0")
+    version = _new_version()
+    _make_stale("Yanked-Pkg", version)
     result = run_like_cron(host, cron_job(host))
     assert result.rc == 3, f"exit {result.rc}"
     m = metrics(host)
@@ -64,6 +73,18 @@ def test_refused_purge_exits_3_and_counts_the_stale_project(host, clean_upstream
     assert m["pypi_mirror_last_run_purges_unauthorized"] == 1
     stale = json.loads(host.file(f"{DATA_DIR}/stale.json").content_string)
     assert list(stale["projects"]) == ["yanked-pkg"]
-    assert "3.0.0" not in _mirror_versions(host, "yanked-pkg")
+    assert version not in _mirror_versions(host, "yanked-pkg")
     purges = upstream("purges")["purges"]
     assert purges and all(p["status"] == 401 and not p["key_sent"] for p in purges), purges
+
+
+def test_next_due_run_converges_once_the_cdn_is_fresh(host, clean_upstream):
+    """After the refused PURGE the project waits `retry-interval`; the wrapper's test clock
+    (PYPI_MIRROR_RUN_CLOCK_OFFSET, docs/design.md) crosses it instead of sleeping."""
+    upstream("unpin", {})
+    interval = float(read_config(host).get("wrapper", "retry-interval", fallback="300"))
+    result = run_like_cron(host, cron_job(host), {"PYPI_MIRROR_RUN_CLOCK_OFFSET": str(int(interval) + 60)})
+    assert result.rc == 0, f"exit {result.rc}"
+    assert metrics(host)["pypi_mirror_stale_projects"] == 0
+    assert mirror_serial(host) == upstream("state")["last_serial"]
+    assert json.loads(host.file(f"{DATA_DIR}/stale.json").content_string)["projects"] == {}
