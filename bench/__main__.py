@@ -28,7 +28,8 @@ from . import measure
 from .peer import Peer, PeerSetupError
 from .report import Row, render
 from .scenarios import FULL, QUICK, Bench
-from .tools import Ours, Theirs
+from .tools import MirrorOptions, Ours, Theirs
+from .upstream import Upstream
 
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = {"1": "corpus_scenarios", "2": "corpus_scenarios", "3": "corpus_scenarios", "5": "corpus_scenarios", "4": "big_index",
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nice", type=int, default=-10,
                    help="niceness of the clients and the fake (-10: ahead of other work on a shared box; 0: off)")
     p.add_argument("--no-pin", action="store_true", help="do not pin the fake upstream to the last CPU")
+    p.add_argument("--ours-source", type=Path, default=REPO / "mirror_tool",
+                   help="mirror_tool package to benchmark; copied (frozen) at start (default: the work tree's)")
     p.add_argument("--work-dir", type=Path, default=REPO / "bench" / ".work")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
     args = p.parse_args(argv)
@@ -69,6 +72,21 @@ def _git_rev() -> str:
     return (out or "no commit yet") + (" + uncommitted mirror_tool changes" if dirty else "")
 
 
+def smoke_test(ours: Ours, logs: Path) -> str:
+    """'' when our client mirrors and verifies a tiny upstream, else the reason (one line)."""
+    with Upstream(projects=8, releases=2, files=2, file_size=2048, pin=False,
+                  log_path=logs / "upstream-smoke.log") as up:
+        opts = MirrorOptions(master=up.url)
+        ours.remove("smoke")
+        for step in ("mirror", "mirror", "verify"):  # full, no-op, verify
+            res = getattr(ours, step)("smoke", opts, logs / f"smoke-{step}.log")
+            if not res.ok:
+                last = (res.log_tail(1) or "no output").strip()
+                return f"`{step}` exit {res.exit_code}: {last} (log {res.log_path})"
+    ours.remove("smoke")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the fake upstreams are stopped by their context managers.
@@ -89,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tools = []
     if args.tools in ("both", "ours"):
-        tools.append(Ours(work / "ours"))
+        ours = Ours(work / "ours", source=args.ours_source.resolve())
+        problem = smoke_test(ours, logs)
+        if problem:
+            print(f"bench: our client ({ours.fingerprint}) fails a smoke run, not benchmarking it: "
+                  f"{problem}", file=sys.stderr)
+            return 2
+        log(f"bench: ours = {ours.fingerprint}")
+        tools.append(ours)
     if args.tools in ("both", "theirs"):
         peer = Peer(work / "peer-root")
         try:
@@ -114,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers (both tools)": str(args.workers),
             "niceness of clients and fake": str(measure.PRIORITY),
             "repetitions per tool": str(bench.reps),
-            "tree": _git_rev(),
+            "tree": _git_rev() + (f"; ours = {tools[0].fingerprint}" if tools and tools[0].short == "ours" else ""),
             "bandersnatch's interpreter": f"Python {peer_python} (Debian 13 chroot)",
             "duration": f"{(time.time() - started) / 60:.1f} min",
             "1-minute load average during the runs (median / max; 2 cores)": (

@@ -180,4 +180,7 @@ def render(rows: list[Row], header: dict[str, str], commands: list[str], notes: 
     out.append("")
     out.extend(f"- {n}" for n in notes)
     out.append("")
+    out.append("Profiles of the missed targets and the fixes they point to: `bench/analysis.md` "
+               "(written by hand for a given run; check its date).")
+    out.append("")
     return "\n".join(out)

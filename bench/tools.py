@@ -8,6 +8,7 @@ Each tool keeps its mirrors in its own directory; bandersnatch's live inside its
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -68,10 +69,33 @@ class Ours(Tool):
     label = "ours (pypi-mirror)"
     short = "ours"
 
-    def __init__(self, home: Path, python: str = sys.executable) -> None:
+    def __init__(self, home: Path, python: str = sys.executable, source: Path | None = None) -> None:
         super().__init__(home)
         self.python = python
         self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir: Path | None = None  # cwd of our runs: where the snapshot's package is
+        self.fingerprint = "working tree"
+        if source is not None:
+            self.snapshot(source)
+
+    def snapshot(self, source: Path) -> None:
+        """Freeze ``source`` (the mirror_tool package) for the whole run.
+
+        Why: the package is edited while benchmarks run; a run that picks up a half-edited file
+        measures nothing. ``python -m mirror_tool`` started in the snapshot's parent finds the
+        snapshot first (sys.path[0] is the cwd, before the editable install's path entry).
+        """
+        root = self.home.parent / "snapshot"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(source, root / source.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        digest = hashlib.sha256()
+        for path in sorted((root / source.name).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+        self.run_dir = root
+        self.fingerprint = f"snapshot of {source.name}/ sha256 {digest.hexdigest()[:12]}"
 
     def write_config(self, name: str, opts: MirrorOptions) -> Path:
         path = self.home / f"{name}.conf"
@@ -96,10 +120,10 @@ class Ours(Tool):
         return [self.python, "-m", "mirror_tool", "-c", str(conf), *args]
 
     def mirror(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
-        return run_measured(self._argv(self.write_config(name, opts), "mirror"), log)
+        return run_measured(self._argv(self.write_config(name, opts), "mirror"), log, cwd=self.run_dir)
 
     def verify(self, name: str, opts: MirrorOptions, log: Path) -> RunResult:
-        return run_measured(self._argv(self.write_config(name, opts), "verify"), log)
+        return run_measured(self._argv(self.write_config(name, opts), "verify"), log, cwd=self.run_dir)
 
     def seed_caught_up(self, name: str, serial: int, now: float) -> None:
         import json

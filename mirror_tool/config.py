@@ -374,9 +374,10 @@ def parse_config_text(text: str, path: Path) -> Config:
             except ValueError as exc:
                 raise ConfigError(section, key, str(exc)) from None
     filters = FilterSettings(sections=present_sections, **filter_values)
-    from mirror_tool.filters import validate_filter_settings  # the filter owner's deeper checks
+    if present_sections:  # nothing to check otherwise (and packaging stays unimported: fast no-op runs)
+        from mirror_tool.filters import validate_filter_settings  # the filter owner's deeper checks
 
-    validate_filter_settings(filters)
+        validate_filter_settings(filters)
     return Config(mirror=mirror, wrapper=wrapper, filters=filters, path=path)
 
 

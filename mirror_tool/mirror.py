@@ -12,13 +12,13 @@ import concurrent.futures as cf
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 
 from mirror_tool.changefeed import Changes, collect_changes, full_listing
 from mirror_tool.config import Config
 from mirror_tool.errors import MirrorError, StorageError, UpstreamUnreachable
 from mirror_tool.exitcodes import ExitCode, most_urgent
-from mirror_tool.filters import load_filter
 from mirror_tool.layout import DurabilityBarrier, Layout, atomic_write
 from mirror_tool.logs import Progress
 from mirror_tool.names import check_project_name
@@ -46,6 +46,9 @@ from mirror_tool.state import (
     write_todo,
 )
 from mirror_tool.stop import StopToken
+
+if TYPE_CHECKING:
+    from mirror_tool.filters import Filter
 from mirror_tool.upstream import Upstream
 
 log = logging.getLogger("mirror_tool.mirror")
@@ -91,12 +94,21 @@ class _Run:
         self.storage_error: StorageError | None = None
         self.upstream_serial = 0
         self.upstream = Upstream(self.settings, self.internal_stop, self.layout.tmp)
-        self.filter = load_filter(config)
+        self._filter: Filter | None = None
         self.changed_tree = False
         self.checkpoint_cost = 0.0
         self.ready: list[PublishJob] = []
         self.reconciled = False
         self._stale_cache: dict[str, StaleEntry] | None = None
+
+    @property
+    def filter(self) -> "Filter":
+        """The compiled filters, loaded on first use (a no-op run never needs them)."""
+        if self._filter is None:
+            from mirror_tool.filters import load_filter
+
+            self._filter = load_filter(self.config)
+        return self._filter
 
     # -- registry (root index) -------------------------------------------------------------
     def load_registry(self) -> dict[str, ProjectRecord]:

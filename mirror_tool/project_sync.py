@@ -13,11 +13,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mirror_tool.config import Config
 from mirror_tool.errors import IntegrityError, ProjectError, StorageError, UnsafeName
-from mirror_tool.filters import Filter
 from mirror_tool.layout import DurabilityBarrier, Layout, atomic_write, prune_empty_dirs, remove_file
 from mirror_tool.names import check_filename, check_hex_digest, check_http_url, check_project_name, package_rel_path
 from mirror_tool.pages import (
@@ -29,6 +28,9 @@ from mirror_tool.pages import (
 )
 from mirror_tool.stop import StopToken
 from mirror_tool.upstream import Stopped, Upstream, file_sha256
+
+if TYPE_CHECKING:
+    from mirror_tool.filters import Filter
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -52,7 +54,7 @@ class SyncContext:
     config: Config
     layout: Layout
     upstream: Upstream
-    filter: Filter
+    filter: "Filter"
     downloads: cf.ThreadPoolExecutor
     barrier: DurabilityBarrier
     stop: StopToken

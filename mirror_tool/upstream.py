@@ -19,7 +19,7 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     import requests
@@ -34,7 +34,8 @@ from mirror_tool.errors import (
     StorageError,
     UpstreamUnreachable,
 )
-from mirror_tool.layout import is_storage_errno, storage_error
+from mirror_tool.layout import storage_error
+from mirror_tool.names import check_http_url
 from mirror_tool.stop import StopToken
 
 log = logging.getLogger("mirror_tool.upstream")
@@ -94,6 +95,7 @@ class Upstream:
         self._local = threading.local()
         self._sessions: list["requests.Session"] = []
         self._sessions_lock = threading.Lock()
+        self._conns: list[http.client.HTTPConnection] = []  # every file connection, for close()
         self.stats = DownloadStats()
 
     # -- sessions -----------------------------------------------------------------------------
@@ -116,10 +118,14 @@ class Upstream:
         return sess
 
     def close(self) -> None:
+        """Close every session and file connection (idle keep-alive sockets)."""
         with self._sessions_lock:
             for sess in self._sessions:
                 sess.close()
             self._sessions.clear()
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
 
     def _backoff(self, attempt: int) -> None:
         if self.stop.wait(min(0.1 * (2**attempt), 2.0)):
@@ -294,8 +300,6 @@ class Upstream:
                 return n
             except (RetryableError, IntegrityError) as exc:
                 last = exc
-            except _connection_errors() as exc:
-                last = exc
             if attempt < self.retries:
                 log.debug("retrying %s after %s", url, _short(last))
                 self._backoff(attempt)
@@ -303,70 +307,139 @@ class Upstream:
             raise type(last)(str(last))
         raise ProjectError(f"download {url}: {_short(last)}")
 
+    # Files go through http.client on per-thread keep-alive connections: measured here, a 20 KB
+    # GET costs ~0.13 ms of CPU that way against ~0.7 ms through requests, and file downloads are
+    # the bulk of a sync. Pages, the index and PURGE-relevant URLs stay on requests.
+    def _file_response(self, url: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """GET `url` on this thread's connection to its host (following up to 5 redirects)."""
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
+        for _hop in range(6):
+            parts = urlsplit(url)
+            key = (parts.scheme, parts.netloc)
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+            for fresh in (False, True):
+                conn = conns.get(key)
+                reused = conn is not None
+                if conn is None or fresh:
+                    if conn is not None:
+                        conn.close()
+                    conn = conns[key] = _new_connection(parts.scheme, parts.netloc, self.timeout)
+                    with self._sessions_lock:
+                        self._conns.append(conn)
+                    reused = False
+                try:
+                    conn.request("GET", path, headers=headers)
+                    resp = conn.getresponse()
+                    break
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conns.pop(key, None)
+                    conn.close()
+                    if not reused:  # a fresh connection failing is a real error
+                        raise
+                    # the server closed an idle keep-alive connection: retry once on a new one
+            if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+                resp.read()
+                url = check_http_url(urljoin(url, resp.getheader("Location", "")))
+                continue
+            return conn, resp
+        raise ProjectError(f"download {url}: too many redirects")
+
+    def _drop_connection(self, conn: http.client.HTTPConnection) -> None:
+        conns = self._local.__dict__.get("conns", {})
+        for key, value in list(conns.items()):
+            if value is conn:
+                del conns[key]
+        conn.close()
+
     def _download_once(self, url: str, dest: Path, sha256: str, size: int | None) -> int:
-        with self.session().get(url, stream=True, timeout=self.timeout) as resp:
-            if resp.status_code >= 500:
-                raise RetryableError(f"HTTP {resp.status_code} for {url}")
-            if resp.status_code != 200:
-                raise ProjectError(f"download {url}: HTTP {resp.status_code}")
-            tmp = str(self.tmp_dir / f"dl-{os.getpid()}-{threading.get_ident()}-{next(_TMP_COUNTER)}")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            except OSError as exc:
-                raise storage_error(exc, str(self.tmp_dir)) from exc
-            digest = hashlib.sha256()
-            n = 0
-            flushed = 0
-            try:
-                try:
-                    with os.fdopen(fd, "wb") as fh:  # buffered: retries short writes, raises on errors
-                        raw = resp.raw
-                        while True:
-                            chunk = raw.read(CHUNK, decode_content=True)
-                            if not chunk:
-                                break
-                            digest.update(chunk)
-                            fh.write(chunk)
-                            n += len(chunk)
-                            if n - flushed >= WRITEBACK_STEP:
-                                fh.flush()
-                                _start_writeback(fd, flushed, n - flushed)
-                                flushed = n
-                            if self.stop.stopped:
-                                raise Stopped()
-                            if size is not None and n > size:
-                                raise IntegrityError(f"{url}: more than the promised {size} bytes")
-                        fh.flush()
-                        if os.fstat(fd).st_size != n:  # belt and braces: never publish a short file
-                            raise StorageError(f"cannot write {dest}: short write")
-                except OSError as exc:
-                    if is_storage_errno(exc):
-                        raise storage_error(exc, str(dest)) from exc
-                    raise RetryableError(f"reading {url}: {_short(exc)}") from exc
-                except Exception as exc:
-                    if _is_cut(exc):
-                        raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
-                    raise
-                if size is not None and n != size:
-                    raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
-                got = digest.hexdigest()
-                if got != sha256:
-                    raise IntegrityError(f"{url}: sha256 {got} does not match the expected {sha256}")
-                try:
+        try:
+            conn, resp = self._file_response(url)
+        except (OSError, http.client.HTTPException) as exc:
+            raise RetryableError(f"download {url}: {_short(exc)}") from exc
+        complete = False
+        try:
+            if resp.status >= 500:
+                raise RetryableError(f"HTTP {resp.status} for {url}")
+            if resp.status != 200:
+                raise ProjectError(f"download {url}: HTTP {resp.status}")
+            n = self._receive(resp, url, dest, sha256, size)
+            complete = True
+            return n
+        finally:
+            if not complete or resp.will_close:
+                self._drop_connection(conn)
+
+    def _receive(self, resp: http.client.HTTPResponse, url: str, dest: Path, sha256: str, size: int | None) -> int:
+        """Stream the body to a temporary file while hashing; rename it to `dest` once verified."""
+        tmp = str(self.tmp_dir / f"dl-{os.getpid()}-{threading.get_ident()}-{next(_TMP_COUNTER)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise storage_error(exc, str(self.tmp_dir)) from exc
+        digest = hashlib.sha256()
+        n = 0
+        flushed = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:  # buffered: retries short writes, raises on errors
+                while True:
                     try:
-                        os.replace(tmp, dest)
-                    except FileNotFoundError:
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(tmp, dest)
+                        chunk = resp.read(CHUNK)
+                    except (OSError, http.client.HTTPException) as exc:
+                        raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    try:
+                        fh.write(chunk)
+                    except OSError as exc:
+                        raise storage_error(exc, str(dest)) from exc
+                    n += len(chunk)
+                    if n - flushed >= WRITEBACK_STEP:
+                        fh.flush()
+                        _start_writeback(fd, flushed, n - flushed)
+                        flushed = n
+                    if self.stop.stopped:
+                        raise Stopped()
+                    if size is not None and n > size:
+                        raise IntegrityError(f"{url}: more than the promised {size} bytes")
+                try:
+                    fh.flush()
                 except OSError as exc:
                     raise storage_error(exc, str(dest)) from exc
-                return n
-            except BaseException:
+                if os.fstat(fd).st_size != n:  # belt and braces: never publish a short file
+                    raise StorageError(f"cannot write {dest}: short write")
+            length = resp.getheader("Content-Length")
+            if length is not None and length.isdigit() and int(length) != n:
+                raise RetryableError(f"connection cut while downloading {url}: {n} of {length} bytes")
+            if size is not None and n != size:
+                raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
+            got = digest.hexdigest()
+            if got != sha256:
+                raise IntegrityError(f"{url}: sha256 {got} does not match the expected {sha256}")
+            try:
                 try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+                    os.replace(tmp, dest)
+                except FileNotFoundError:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, dest)
+            except OSError as exc:
+                raise storage_error(exc, str(dest)) from exc
+            return n
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+def _new_connection(scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:
+    if scheme == "https":
+        import ssl
+
+        return http.client.HTTPSConnection(netloc, timeout=timeout, context=ssl.create_default_context())
+    return http.client.HTTPConnection(netloc, timeout=timeout)
 
 
 _TMP_COUNTER = itertools.count()
@@ -404,21 +477,6 @@ def _version_from_filename(filename: str) -> str:
         return str(parse_sdist_filename(filename)[1])
     except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
         return "unknown"
-
-
-def _is_cut(exc: BaseException) -> bool:
-    import urllib3.exceptions
-
-    return isinstance(
-        exc,
-        (
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.ReadTimeoutError,
-            urllib3.exceptions.IncompleteRead,
-            ConnectionError,
-            TimeoutError,
-        ),
-    )
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:

@@ -78,12 +78,20 @@ wait_systemd() {  # until systemd finished booting (running or degraded), bounde
 # through the control API (POST /_fake/purge-mode).
 DEFAULT_FAKEPYPI_ARGS="--purge-mode open"
 
+# Fingerprint of the fake upstream's code and arguments: `up` reinstalls it when either changed.
+upstream_stamp() {
+  { (cd "$REPO" && find tests/__init__.py tests/fakepypi -name '*.py' -print0 | sort -z | xargs -0 sha256sum)
+    printf 'args: %s\n' "$*"; } | sha256sum | cut -c1-64
+}
+
 install_upstream() {  # copy tests/fakepypi in and run it as a service
   local args=${*:-$DEFAULT_FAKEPYPI_ARGS}
   [[ -d $REPO/tests/fakepypi ]] || die "$REPO/tests/fakepypi missing"
+  log "installing tests/fakepypi as fakepypi.service in $UPSTREAM ($args)"
   podman exec "$UPSTREAM" sh -c 'rm -rf /opt/fakepypi && mkdir -p /opt/fakepypi/tests'
   tar -C "$REPO" --exclude=__pycache__ -c tests/__init__.py tests/fakepypi \
     | podman exec -i "$UPSTREAM" tar -x -C /opt/fakepypi
+  upstream_stamp "$args" | podman exec -i "$UPSTREAM" sh -c 'cat >/opt/fakepypi/.stamp'
   podman exec -i "$UPSTREAM" sh -c 'cat >/etc/systemd/system/fakepypi.service' <<UNIT
 [Unit]
 Description=Fake PyPI upstream for the pypi_mirror tests (tests/fakepypi)
@@ -104,7 +112,7 @@ UNIT
 
 wait_http() {  # url -> until it answers 200, bounded
   local url=$1 deadline=$((SECONDS + WAIT))
-  until curl -fsS -o /dev/null --max-time 3 "$url" 2>/dev/null; do
+  until curl --noproxy '*' -fsS -o /dev/null --max-time 3 "$url" 2>/dev/null; do
     if ((SECONDS >= deadline)) || podman exec "$UPSTREAM" systemctl is-failed -q fakepypi.service; then
       podman exec "$UPSTREAM" journalctl -u fakepypi.service --no-pager -n 20 >&2 || true
       die "$url does not answer (fakepypi.service failed or ${WAIT}s passed)"
@@ -121,13 +129,19 @@ cmd_up() {
   ensure_host "$UPSTREAM" 8080 && started+=("$UPSTREAM")
   for h in "${MIRRORS[@]}"; do ensure_host "$h" 80 && started+=("$h"); done
   for h in $(all_hosts); do wait_systemd "$h"; done
-  if [[ " ${started[*]} " == *" $UPSTREAM "* ]] || (($#)) \
-     || ! podman exec "$UPSTREAM" systemctl is-active -q fakepypi.service; then
+  # earlier builds of the base image that no container uses any more
+  podman image prune -f --filter "label=pypi-mirror.base.script-sha256" >/dev/null 2>&1 || true
+  local want have
+  want=$(upstream_stamp "${*:-$DEFAULT_FAKEPYPI_ARGS}")
+  have=$(podman exec "$UPSTREAM" cat /opt/fakepypi/.stamp 2>/dev/null || true)
+  if [[ $want != "$have" ]] || ! podman exec "$UPSTREAM" systemctl is-active -q fakepypi.service; then
     install_upstream "$@"
+  else
+    log "fakepypi.service already current in $UPSTREAM"
   fi
   wait_http "http://127.0.0.1:$(port_of "$UPSTREAM")/simple/"
   # container-to-container by name, the way the mirrors will reach it
-  podman exec "${MIRRORS[0]}" curl -fsS -o /dev/null --max-time 5 "http://$UPSTREAM:8080/simple/" \
+  podman exec "${MIRRORS[0]}" curl --noproxy '*' -fsS -o /dev/null --max-time 5 "http://$UPSTREAM:8080/simple/" \
     || die "${MIRRORS[0]} cannot reach http://$UPSTREAM:8080/simple/ (network DNS?)"
   log "up: upstream http://$UPSTREAM:8080/ (host: http://127.0.0.1:$(port_of "$UPSTREAM")/)"
   for h in "${MIRRORS[@]}"; do log "up: $h nginx at http://127.0.0.1:$(port_of "$h")/"; done

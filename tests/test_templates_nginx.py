@@ -240,3 +240,15 @@ def test_hidden_files_are_not_served(synced_mirror: Path, nginx_factory: Any) ->
         assert get(server.base_url + "/simple/.partial.tmp")[0] == 404
     finally:
         hidden.unlink()
+
+
+def test_html_only_tree_answers_json_clients_with_html(tmp_path: Path, nginx_factory: Any) -> None:  # noqa: F811
+    """simple-format = HTML writes no index.v1_json: a JSON-first client (pip) still gets HTML."""
+    page = tmp_path / "mirror" / "web" / "simple" / "only-html"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text("<!DOCTYPE html><title>Links for only-html</title>")
+    server = nginx_factory(tmp_path / "mirror" / "web")
+    status, headers, body = get(server.base_url + "/simple/only-html/", PIP_JSON)
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert b"Links for only-html" in body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import testinfra
 
@@ -20,6 +22,7 @@ def quiet_fleet(fleet):
     never meets `flock -n` busy; cron is started again afterwards (the demo keeps syncing)."""
     for host in fleet.values():
         assert host.run("systemctl stop cron").rc == 0
+    time.sleep(1)  # a job cron forked just before the stop has taken its lock by now
     for host in fleet.values():
         wait_cron_lock_free(host)
     yield fleet
