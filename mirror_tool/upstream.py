@@ -1,8 +1,10 @@
 """HTTP access to the upstream: XML-RPC change feed, PEP 691 index, project JSON, file downloads.
 
-One `requests.Session` per thread (connection reuse without sharing a pool across threads), 5xx
-and cut connections retried with a short backoff, downloads streamed in 1 MiB chunks to a
-temporary file while hashing, then verified before the caller renames them into place.
+Project JSON and PEP 691 pages use one `requests.Session` per thread; the XML-RPC feed and release
+files use plain `http.client` (a no-op run imports no HTTP library beyond the stdlib, and a small
+file costs a fraction of the CPU). 5xx and cut connections are retried with a short backoff;
+downloads are streamed in 1 MiB chunks to a temporary file while hashing, then verified before
+`os.replace` puts them in place.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Upstream:
         self._sessions: list["requests.Session"] = []
         self._sessions_lock = threading.Lock()
         self._conns: list[http.client.HTTPConnection] = []  # every file connection, for close()
+        self._tmp_prefix = f"{tmp_dir}/dl-{os.getpid()}-"
         self.stats = DownloadStats()
 
     # -- sessions -----------------------------------------------------------------------------
@@ -372,7 +375,7 @@ class Upstream:
 
     def _receive(self, resp: http.client.HTTPResponse, url: str, dest: Path, sha256: str, size: int | None) -> int:
         """Stream the body to a temporary file while hashing; rename it to `dest` once verified."""
-        tmp = str(self.tmp_dir / f"dl-{os.getpid()}-{threading.get_ident()}-{next(_TMP_COUNTER)}")
+        tmp = f"{self._tmp_prefix}{threading.get_ident()}-{next(_TMP_COUNTER)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -381,7 +384,7 @@ class Upstream:
         n = 0
         flushed = 0
         try:
-            with os.fdopen(fd, "wb") as fh:  # buffered: retries short writes, raises on errors
+            try:
                 while True:
                     try:
                         chunk = resp.read(CHUNK)
@@ -391,24 +394,19 @@ class Upstream:
                         break
                     digest.update(chunk)
                     try:
-                        fh.write(chunk)
+                        _write_all(fd, chunk)
                     except OSError as exc:
                         raise storage_error(exc, str(dest)) from exc
                     n += len(chunk)
                     if n - flushed >= WRITEBACK_STEP:
-                        fh.flush()
                         _start_writeback(fd, flushed, n - flushed)
                         flushed = n
                     if self.stop.stopped:
                         raise Stopped()
                     if size is not None and n > size:
                         raise IntegrityError(f"{url}: more than the promised {size} bytes")
-                try:
-                    fh.flush()
-                except OSError as exc:
-                    raise storage_error(exc, str(dest)) from exc
-                if os.fstat(fd).st_size != n:  # belt and braces: never publish a short file
-                    raise StorageError(f"cannot write {dest}: short write")
+            finally:
+                os.close(fd)
             length = resp.getheader("Content-Length")
             if length is not None and length.isdigit() and int(length) != n:
                 raise RetryableError(f"connection cut while downloading {url}: {n} of {length} bytes")
@@ -421,7 +419,7 @@ class Upstream:
                 try:
                     os.replace(tmp, dest)
                 except FileNotFoundError:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
                     os.replace(tmp, dest)
             except OSError as exc:
                 raise storage_error(exc, str(dest)) from exc
@@ -432,6 +430,14 @@ class Upstream:
             except OSError:
                 pass
             raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until everything is written (a short write is retried; errors raise)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _new_connection(scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:

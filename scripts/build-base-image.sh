@@ -14,8 +14,9 @@ set -euo pipefail
 IMAGE=${BASE_IMAGE:-localhost/pypi-mirror-base:bookworm}
 SUITE=bookworm
 LABEL=pypi-mirror.base.script-sha256
-# systemd/init for PID 1; python3(-apt) for ansible; the role's packages; tools the tests use.
-INCLUDE=(systemd systemd-sysv dbus python3 python3-venv python3-apt ca-certificates sudo
+# systemd/init for PID 1; python3(-apt) for ansible; the role's packages (pypi_mirror_packages,
+# nginx-light); tools the tests use.
+INCLUDE=(systemd systemd-sysv dbus python3 python3-venv python3-apt python3-packaging ca-certificates sudo
          nginx-light cron logrotate util-linux procps iproute2 curl)
 CACHE_DIR=/var/cache/pypi-mirror-base/debs   # debootstrap's .deb cache, speeds up rebuilds
 

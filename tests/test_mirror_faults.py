@@ -305,3 +305,29 @@ def test_unreachable_upstream_keeps_the_queued_work(tmp_path: Path, fakepypi) ->
     assert (d / "status").read_text() == status and (d / "todo").read_text() == todo
     assert "foo-bar" in json.loads((d / "stale.json").read_text())["projects"]
     assert_tree_consistent(d)
+
+
+def test_file_redirects_are_followed_and_verified(tmp_path: Path) -> None:
+    evil = EvilUpstream().start()
+    try:
+        path = "/packages/aa/bb/" + "c" * 60 + "/moved-1.0.tar.gz"
+        sha = evil.add_file("/real/moved-1.0.tar.gz", b"moved bytes")
+        evil.routes[path] = (302, {"Location": "/real/moved-1.0.tar.gz"}, b"")
+        loop = "/packages/aa/bb/" + "d" * 60 + "/loop-1.0.tar.gz"
+        evil.routes[loop] = (302, {"Location": loop}, b"")
+        files = [
+            {"filename": "moved-1.0.tar.gz", "url": evil.base_url + path, "digests": {"sha256": sha}, "size": 11},
+        ]
+        evil.add_project("moved", 5, files)
+        evil.add_project("loop", 6, [
+            {"filename": "loop-1.0.tar.gz", "url": evil.base_url + loop, "digests": {"sha256": sha}, "size": 11},
+        ])
+        cfg = make_config(tmp_path, evil.base_url, retries=0)
+        result = run_mirror(cfg)
+        assert result.exit_code == ExitCode.FAILED and list(result.failed) == ["loop"]
+        assert "too many redirects" in result.failed["loop"]
+        report = assert_tree_consistent(cfg.directory)
+        assert report.projects["moved"].files == {"moved-1.0.tar.gz": sha}
+        assert "loop" not in report.projects
+    finally:
+        evil.stop()
