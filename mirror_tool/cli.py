@@ -61,8 +61,8 @@ def _load(path: Path) -> Config:
         try:
             write_example_config(path)
         except OSError as exc:
-            raise ConfigError("?", "", f"{path} does not exist and an example cannot be written there: {exc.strerror}") from None
-        raise ConfigError("?", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
+            raise ConfigError("", "", f"{path} does not exist and an example cannot be written there: {exc.strerror}") from None
+        raise ConfigError("", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

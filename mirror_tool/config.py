@@ -342,10 +342,10 @@ def parse_config_text(text: str, path: Path) -> Config:
     except configparser.DuplicateSectionError as exc:
         raise ConfigError(exc.section, "", "section given more than once") from None
     except configparser.MissingSectionHeaderError as exc:
-        raise ConfigError("?", "", f"line {exc.lineno}: text before the first [section] header") from None
+        raise ConfigError("", "", f"line {exc.lineno}: text before the first [section] header") from None
     except configparser.Error as exc:
         problem = " ".join(str(exc).split())
-        raise ConfigError("?", "", f"cannot parse: {problem}") from None
+        raise ConfigError("", "", f"cannot parse: {problem}") from None
     if parser.defaults():
         raise ConfigError("DEFAULT", next(iter(parser.defaults())), "unknown key ([DEFAULT] is not used)")
     for section in parser.sections():
@@ -393,11 +393,11 @@ def load_config(path: str | Path) -> Config:
     except FileNotFoundError:
         raise
     except IsADirectoryError:
-        raise ConfigError("?", "", f"{path} is a directory, not a config file") from None
+        raise ConfigError("", "", f"{path} is a directory, not a config file") from None
     except PermissionError:
-        raise ConfigError("?", "", f"{path}: permission denied") from None
+        raise ConfigError("", "", f"{path}: permission denied") from None
     except UnicodeDecodeError:
-        raise ConfigError("?", "", f"{path} is not UTF-8 text") from None
+        raise ConfigError("", "", f"{path} is not UTF-8 text") from None
     return parse_config_text(text, path)
 
 

@@ -25,6 +25,9 @@ class ConfigError(MirrorError):
         self.key = key
         problem = " ".join(problem.split())  # always one line
         self.problem = problem
+        if not section:  # the file as a whole (missing, unreadable, not INI)
+            super().__init__(problem)
+            return
         where = f"[{section}] {key}" if key else f"[{section}]"
         super().__init__(f"{where}: {problem}")
 

@@ -170,7 +170,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
         (BASE + "[latest_release]\nkeep = -1\n", "[latest_release] keep", "integer"),
         (BASE + "[size]\nmax_file_size = huge\n", "[size] max_file_size", "not a size"),
         (BASE + "workers = 3\nworkers = 4\n", "[mirror] workers", "more than once"),
-        ("directory = /x\n[mirror]\n", "[?]", "before the first [section]"),
+        ("directory = /x\n[mirror]\n", "line 1", "before the first [section]"),
     ],
 )
 def test_config_errors_name_the_key_and_problem(text: str, where: str, problem: str) -> None:
