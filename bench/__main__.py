@@ -6,8 +6,8 @@ Usage (from the repo root, as root: the peer runs in a chroot)::
     .venv/bin/python -m bench --quick    # a tenth of the sizes, a few minutes
     .venv/bin/python -m bench --scenarios 1,4 --reps 5
 
-Writes ``bench/RESULTS.md`` (after every scenario group, so an interrupted run still leaves what
-it measured). Exit codes: 0 done (targets missed are reported, not failed), 1 a run of a tool
+Writes ``bench/RESULTS.md`` at the end (``bench/.work/RESULTS.partial.md`` after every scenario
+group, so an interrupted run still leaves what it measured without clobbering the last table). Exit codes: 0 done (targets missed are reported, not failed), 1 a run of a tool
 failed, 2 bad arguments or the peer could not be set up. Traffic goes only to 127.0.0.1.
 """
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: our client ({ours.fingerprint}) fails a smoke run, not benchmarking it: "
                   f"{problem}", file=sys.stderr)
             return 2
-        log(f"bench: ours = {ours.fingerprint}")
+        log(f"bench: ours = {ours.fingerprint}, {ours.install_note}")
         tools.append(ours)
     if args.tools in ("both", "theirs"):
         peer = Peer(work / "peer-root")
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peer_python = "-"
 
+    partial = work / "RESULTS.partial.md"
     bench = Bench(tools, sizes, args.workers, logs, log, reps=args.reps, pin=not args.no_pin)
     rows: dict[str, Row] = {}
 
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             "workers (both tools)": str(args.workers),
             "niceness of clients and fake": str(measure.PRIORITY),
             "repetitions per tool": str(bench.reps),
-            "tree": _git_rev() + (f"; ours = {tools[0].fingerprint}" if tools and tools[0].short == "ours" else ""),
+            "tree": _git_rev() + (f"; ours = {tools[0].fingerprint}, {tools[0].install_note}"
+                                  if tools and tools[0].short == "ours" else ""),
             "bandersnatch's interpreter": f"Python {peer_python} (Debian 13 chroot)",
             "duration": f"{(time.time() - started) / 60:.1f} min",
             "1-minute load average during the runs (median / max; 2 cores)": (
@@ -165,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             *(f"FAILED RUN: {f}" for f in bench.failures),
         ]
         ordered = [rows[k] for k in ROW_ORDER if k in rows]
-        args.out.write_text(render(ordered, header, bench.commands, notes))
+        # Partial tables go beside the work files; --out is replaced only by a finished run, so an
+        # interrupted run never clobbers the last complete table.
+        partial.write_text(render(ordered, header, bench.commands, notes))
 
     done_groups: set[str] = set()
     for scenario in sorted(args.wanted):
@@ -177,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             if row.key.split("-")[0] in args.wanted:
                 rows[row.key] = row
         write()
-        log(f"bench: wrote {args.out}")
+        log(f"bench: wrote {partial} (scenarios so far)")
+    shutil.copyfile(partial, args.out)
+    log(f"bench: wrote {args.out}")
     print(args.out.read_text())
     return 1 if bench.failures else 0
 

@@ -75,15 +75,19 @@ class Ours(Tool):
         self.home.mkdir(parents=True, exist_ok=True)
         self.run_dir: Path | None = None  # cwd of our runs: where the snapshot's package is
         self.fingerprint = "working tree"
+        self.install_note = "run from the work tree (editable install)"
         if source is not None:
             self.snapshot(source)
 
     def snapshot(self, source: Path) -> None:
-        """Freeze ``source`` (the mirror_tool package) for the whole run.
+        """Freeze ``source`` (the mirror_tool package) and install it like production does.
 
-        Why: the package is edited while benchmarks run; a run that picks up a half-edited file
-        measures nothing. ``python -m mirror_tool`` started in the snapshot's parent finds the
-        snapshot first (sys.path[0] is the cwd, before the editable install's path entry).
+        Why: the package is edited while benchmarks run, and a run that picks up a half-edited
+        file measures nothing; and the role installs it non-editable into its own virtualenv, as
+        bandersnatch is installed into its own. So the package (with the repo's pyproject.toml)
+        is copied, then pip-installed into ``bench/.work/ours-venv`` next to its runtime
+        dependencies only. If that install fails, the copy is run from its directory with the
+        bench's interpreter instead (sys.path[0] is the cwd, ahead of the editable install).
         """
         root = self.home.parent / "snapshot"
         shutil.rmtree(root, ignore_errors=True)
@@ -96,6 +100,36 @@ class Ours(Tool):
                 digest.update(path.read_bytes())
         self.run_dir = root
         self.fingerprint = f"snapshot of {source.name}/ sha256 {digest.hexdigest()[:12]}"
+        problem = self._install_venv(source.parent, root)
+        if problem:
+            self.install_note = (f"could not install the snapshot into its own venv ({problem}); "
+                                 "ran it from the copy with the bench's interpreter")
+        else:
+            self.install_note = "installed (non-editable) into its own venv, like the role does"
+
+    def _install_venv(self, repo: Path, root: Path) -> str:
+        venv = self.home.parent / "ours-venv"
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+               "--disable-pip-version-check"]
+        for name in ("pyproject.toml", "README.md"):
+            if (repo / name).exists():
+                shutil.copyfile(repo / name, root / name)
+            elif name == "README.md":
+                (root / name).write_text("snapshot\n")
+        steps = []
+        if not (venv / "bin" / "python").exists():
+            steps.append([sys.executable, "-m", "venv", str(venv)])
+        steps.append(pip + ["requests>=2.31,<3", "packaging>=23", "setuptools>=68", "wheel"])
+        steps.append(pip + ["--no-deps", "--no-build-isolation", "--force-reinstall", str(root)])
+        for step in steps:
+            proc = subprocess.run(step, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+                return f"{' '.join(step[:4])}: {tail[0]}"
+        shutil.rmtree(root / "build", ignore_errors=True)
+        self.python = str(venv / "bin" / "python")
+        self.run_dir = venv
+        return ""
 
     def write_config(self, name: str, opts: MirrorOptions) -> Path:
         path = self.home / f"{name}.conf"

@@ -1,6 +1,7 @@
 """Cron really runs the sync: a scheduled run of the exact /etc/cron.d line is seen on a mirror.
 
-Runs first, before any test starts a sync by hand, so every wrapper run seen here was cron's.
+Runs after the read-only role checks and before any test starts a sync by hand, so every wrapper
+run seen here was cron's.
 The scenario sets a 5-minute interval (offsets 1, 2, 3 minutes on the three hosts), so the wait
 is bounded by the interval plus the run itself.
 """
