@@ -76,14 +76,22 @@ class Layout:
             raise storage_error(exc, str(self.root)) from exc
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path` via a temporary sibling and `os.replace`."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = False) -> None:
+    """Write `data` to `path` via a temporary sibling and `os.replace`.
+
+    Readers (nginx, node_exporter, the next run) see the old or the new file, never a mix.
+    `fsync` forces the bytes to disk before the rename, for files written outside a
+    `DurabilityBarrier` (the wrapper's state and metrics).
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                if fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:

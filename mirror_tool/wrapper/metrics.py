@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirror_tool.wrapper.atomic import write_atomically
+from mirror_tool.layout import atomic_write
 
 PREFIX = "pypi_mirror_"
 
@@ -85,7 +85,7 @@ def render(metrics: list[Metric]) -> str:
 
 def write_metrics(path: Path, metrics: list[Metric]) -> None:
     """Atomically replace the textfile at `path`."""
-    write_atomically(path, render(metrics))
+    atomic_write(path, render(metrics).encode("utf-8"), fsync=True)
 
 
 def previous_value(path: Path, name: str) -> float | None:

@@ -19,7 +19,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mirror_tool.wrapper.atomic import write_atomically
+from mirror_tool.layout import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -147,4 +147,4 @@ def load_state(path: Path) -> WrapperState:
 
 def save_state(path: Path, state: WrapperState) -> None:
     """Write the state file atomically."""
-    write_atomically(path, state.to_json())
+    atomic_write(path, state.to_json().encode("utf-8"), fsync=True)

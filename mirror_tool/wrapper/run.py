@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mirror_tool.config import Config
-from mirror_tool.errors import MirrorError
+from mirror_tool.errors import MirrorError, StorageError
 from mirror_tool.exitcodes import ExitCode, most_urgent
 from mirror_tool.mirror import SyncResult, run_mirror, run_sync
 from mirror_tool.stop import StopToken
@@ -243,8 +243,8 @@ class WrapperRun:
         )
         try:
             save_state(self.settings.state_file, self.state)
-        except OSError as exc:
-            log.error("Cannot write wrapper state %s: %s", self.settings.state_file, exc.strerror or exc)
+        except StorageError as exc:
+            log.error("Cannot write wrapper state: %s", exc)
             record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)
         on_disk = _read_status(self.settings.status_file)  # the serial the tree really holds
         if on_disk is not None:
@@ -252,8 +252,8 @@ class WrapperRun:
         if self.settings.metrics_file is not None:
             try:
                 write_metrics(self.settings.metrics_file, run_metrics(self.record, self.state))
-            except OSError as exc:
-                log.error("Cannot write metrics %s: %s", self.settings.metrics_file, exc.strerror or exc)
+            except StorageError as exc:
+                log.error("Cannot write metrics: %s", exc)
                 record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)
         log.info(
             "pypi-mirror-run finished: exit %d, %d synced, %d failed, %d stale (%d deferred), "
