@@ -26,18 +26,7 @@ from mirror_tool.state import (
 from tests.fakepypi.server import FakePyPI
 from tests.support.nginx import nginx_factory  # noqa: F401  (pytest fixture)
 from tests.support.tree_check import assert_no_orphans
-from tests.test_verify_support import MirrorEnv, build_template_tree, copy_of
-
-
-@pytest.fixture(scope="module")
-def template_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template_tree(tmp_path_factory.mktemp("template"), json=True)
-
-
-@pytest.fixture
-def synced(template_tree: Path, fakepypi: FakePyPI, tmp_path: Path) -> MirrorEnv:
-    """A synced mirror of `fakepypi` (a copy of the module's template sync)."""
-    return copy_of(template_tree, tmp_path, fakepypi, json=True)
+from tests.test_verify_support import MirrorEnv, synced, template_tree  # noqa: F401  (fixtures)
 
 
 def _snapshot(web: Path) -> dict[str, str]:

@@ -14,22 +14,11 @@ from mirror_tool.local_pages import file_version
 from mirror_tool.verify import sha256_file
 from tests.fakepypi.server import FakePyPI
 from tests.support.tree_check import assert_no_orphans, assert_tree_consistent
-from tests.test_verify_support import MirrorEnv, build_template_tree, copy_of
+from tests.test_verify_support import MirrorEnv, synced, template_tree  # noqa: F401  (fixtures)
 
 
 def _problems(doc: dict, kind: str) -> dict[str, dict]:
     return {p["path"]: p for p in doc["problems"] if p["kind"] == kind}
-
-
-@pytest.fixture(scope="module")
-def template_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template_tree(tmp_path_factory.mktemp("template"), json=True)
-
-
-@pytest.fixture
-def synced(template_tree: Path, fakepypi: FakePyPI, tmp_path: Path) -> MirrorEnv:
-    """A synced mirror of `fakepypi` (a copy of the module's template sync)."""
-    return copy_of(template_tree, tmp_path, fakepypi, json=True)
 
 
 def test_clean_mirror_is_clean(synced: MirrorEnv) -> None:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakepypi.server import FakePyPI
 
 
@@ -115,3 +117,15 @@ def copy_of(template: Path, tmp: Path, upstream: FakePyPI, **mirror_keys: Any) -
     env = MirrorEnv(tmp, upstream, **mirror_keys)
     shutil.copytree(template, env.root, symlinks=True)
     return env
+
+
+# Fixtures shared by test_verify.py and test_delete.py (imported there by name).
+@pytest.fixture(scope="module")
+def template_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template_tree(tmp_path_factory.mktemp("template"), json=True)
+
+
+@pytest.fixture
+def synced(template_tree: Path, fakepypi: FakePyPI, tmp_path: Path) -> MirrorEnv:
+    """A synced mirror of `fakepypi` (a copy of the module's template sync)."""
+    return copy_of(template_tree, tmp_path, fakepypi, json=True)
