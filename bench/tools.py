@@ -29,6 +29,22 @@ class MirrorOptions:
     json: bool = True
 
 
+def shared_mirror_keys(opts: MirrorOptions) -> str:
+    """The `[mirror]` keys both tools read with the same meaning, so both runs are configured alike."""
+    return (
+        f"workers = {opts.workers}\n"
+        f"verifiers = {opts.workers}\n"
+        f"timeout = {opts.timeout}\n"
+        "global-timeout = 18000\n"
+        "stop-on-error = false\n"
+        f"json = {'true' if opts.json else 'false'}\n"
+        "release-files = true\n"
+        "compare-method = hash\n"
+        "simple-format = ALL\n"
+        "hash-index = false\n"
+    )
+
+
 class Tool:
     """One contestant. ``label`` is what the results table calls it."""
 
@@ -137,16 +153,7 @@ class Ours(Tool):
             "[mirror]\n"
             f"directory = {self.mirror_dir(name)}\n"
             f"master = {opts.master}\n"
-            f"workers = {opts.workers}\n"
-            f"verifiers = {opts.workers}\n"
-            f"timeout = {opts.timeout}\n"
-            "global-timeout = 18000\n"
-            "stop-on-error = false\n"
-            f"json = {'true' if opts.json else 'false'}\n"
-            "release-files = true\n"
-            "compare-method = hash\n"
-            "simple-format = ALL\n"
-            "hash-index = false\n"
+            + shared_mirror_keys(opts)
         )
         return path
 
@@ -193,17 +200,8 @@ class Theirs(Tool):
             f"directory = {self._inside(self.mirror_dir(name))}\n"
             f"master = {master or opts.master}\n"
             "allow-non-https = true\n"
-            f"workers = {opts.workers}\n"
-            f"verifiers = {opts.workers}\n"
-            f"timeout = {opts.timeout}\n"
-            "global-timeout = 18000\n"
-            "stop-on-error = false\n"
-            f"json = {'true' if opts.json else 'false'}\n"
-            "release-files = true\n"
-            "compare-method = hash\n"
-            "simple-format = ALL\n"
-            "hash-index = false\n"
-            "storage-backend = filesystem\n"
+            + shared_mirror_keys(opts)
+            + "storage-backend = filesystem\n"
             "\n[plugins]\nenabled =\n"
         )
         return path
