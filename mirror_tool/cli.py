@@ -106,6 +106,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
     try:
         if args.command == "mirror":
             from mirror_tool.mirror import run_mirror
+            from mirror_tool.noop_fastpath import remember_config
+
+            remember_config(config, str(args.config))
 
             return run_mirror(config, stop=token).exit_code
         if args.command == "sync":

@@ -30,6 +30,7 @@ class MirrorSettings:
     timeout: float = 10.0
     global_timeout: float = 18000.0
     workers: int = 3
+    worker_mode: str = "auto"
     verifiers: int = 3
     stop_on_error: bool = False
     json: bool = False
@@ -256,6 +257,7 @@ _MIRROR_KEYS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
     "timeout": ("timeout", _float(0, False, " s"), 10.0),
     "global-timeout": ("global_timeout", _float(0, False, " s"), 18000.0),
     "workers": ("workers", _int(1, 64), 3),
+    "worker-mode": ("worker_mode", _choice("auto", "threads", "processes"), "auto"),
     "verifiers": ("verifiers", _int(1, 64), 3),
     "stop-on-error": ("stop_on_error", _bool, False),
     "json": ("json", _bool, False),

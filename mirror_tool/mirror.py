@@ -9,6 +9,7 @@ therefore resumes from `todo` with a consistent tree. Neither function takes the
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import logging
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from mirror_tool.stop import StopToken
 if TYPE_CHECKING:
     from mirror_tool.filters import Filter
 from mirror_tool.upstream import Upstream
+from mirror_tool.workers import choose_processes, start_workers
 
 log = logging.getLogger("mirror_tool.mirror")
 
@@ -123,30 +125,33 @@ class _Run:
         names = sorted(work)
         progress = Progress(len(names))
         last_checkpoint = time.monotonic()
-        pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="project")
-        downloads = cf.ThreadPoolExecutor(workers, thread_name_prefix="download")
         ctx = SyncContext(
             config=self.config,
             layout=self.layout,
             upstream=self.upstream,
             filter=self.filter,
-            downloads=downloads,
             barrier=DurabilityBarrier(self.layout.root),
             stop=self.internal_stop,
         )
+        processes = choose_processes(self.settings.worker_mode, workers, len(names))
+        log.debug("syncing %d projects on %d worker %s", len(names), workers, "processes" if processes else "threads")
+        pool = start_workers(ctx, workers, processes)
+        stats = self.upstream.stats
         in_flight: set[cf.Future[Outcome]] = set()
         names_of: dict[cf.Future[Outcome], str] = {}
         index = 0
         try:
             while index < len(names) or in_flight:
                 self._propagate_stop()
-                # A few projects queued beyond the running ones keep the pools busy while the main
-                # thread checkpoints; never all of them (700k futures would cost memory).
+                if self.internal_stop.stopped:
+                    pool.request_stop(self.internal_stop.exit_code or ExitCode.INTERRUPTED)
+                # A few projects queued beyond the running ones keep the workers busy while the
+                # main thread checkpoints; never all of them (700k futures would cost memory).
                 while index < len(names) and len(in_flight) < workers * 4 and not self.internal_stop.stopped:
                     name = names[index]
                     index += 1
                     self.attempted.add(name)
-                    fut = pool.submit(sync_project, ctx, name, work[name])
+                    fut = pool.submit(name, work[name])
                     names_of[fut] = name
                     in_flight.add(fut)
                 if self.internal_stop.stopped:
@@ -161,19 +166,30 @@ class _Run:
                     except StorageError as exc:
                         self._storage_failure(exc)
                         continue
+                    except cf.CancelledError:
+                        continue  # queued when the run stopped: stays in todo
+                    except BrokenProcessPool:
+                        if not self.internal_stop.stopped:
+                            log.error("a worker process died (killed?): stopping; unfinished projects stay in todo")
+                            self.internal_stop.set(ExitCode.FAILED)
+                            self.failed[name] = "worker process died"
+                        continue
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the other projects
                         log.exception("unexpected error")
                         outcome = Outcome(name, "failed", error=f"{type(exc).__name__}: {exc}")
+                    if pool.separate_stats:
+                        stats.add_many(outcome.files_downloaded, outcome.bytes_downloaded)
                     self._record(outcome, ctx)
-                    progress.advance(self.upstream.stats.files, self.upstream.stats.bytes)
+                    progress.advance(stats.files, stats.bytes)
                 if time.monotonic() - last_checkpoint >= max(CHECKPOINT_SECONDS, 10 * self.checkpoint_cost):
                     began = time.monotonic()
                     self.checkpoint(ctx)
                     last_checkpoint = time.monotonic()
                     self.checkpoint_cost = last_checkpoint - began  # big root indexes: checkpoint less often
         finally:
-            pool.shutdown(wait=True)
-            downloads.shutdown(wait=True)
+            if self.internal_stop.stopped:
+                pool.request_stop(self.internal_stop.exit_code or ExitCode.INTERRUPTED)
+            pool.close()
             progress.close()
         self.checkpoint(ctx)
 

@@ -7,7 +7,6 @@ only then are files that the new pages no longer list deleted.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import copy
 import json
 import logging
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mirror_tool.config import Config
-from mirror_tool.errors import IntegrityError, ProjectError, StorageError, UnsafeName
+from mirror_tool.errors import ProjectError, StorageError, UnsafeName
 from mirror_tool.layout import DurabilityBarrier, Layout, atomic_write, prune_empty_dirs, remove_file
 from mirror_tool.names import check_filename, check_hex_digest, check_http_url, check_project_name, package_rel_path
 from mirror_tool.pages import (
@@ -47,6 +46,8 @@ class Outcome:
     error: str = ""
     urls: list[str] = field(default_factory=list)
     job: "PublishJob | None" = None  # synced: pages to publish
+    files_downloaded: int = 0  # set by a worker process (threads count on the shared Upstream)
+    bytes_downloaded: int = 0
 
 
 @dataclass
@@ -55,7 +56,6 @@ class SyncContext:
     layout: Layout
     upstream: Upstream
     filter: "Filter"
-    downloads: cf.ThreadPoolExecutor
     barrier: DurabilityBarrier
     stop: StopToken
 
@@ -216,29 +216,32 @@ def _is_present(ctx: SyncContext, path: Path, sha256: str, size: int | None) -> 
 
 
 def _fetch_all(ctx: SyncContext, files: list[FileEntry]) -> list[FileEntry]:
-    """Download missing files and advertised `.metadata` siblings in one batch on the shared pool.
+    """Download missing files and advertised `.metadata` siblings, one after the other.
 
-    Any file failing fails the project; a `.metadata` failing only drops its advertisement.
-    Returns the entries with `has_metadata` and (when upstream omitted it) `size` filled in.
+    The project's worker fetches its own files on its own keep-alive connection: concurrency comes
+    from `workers` projects in flight, not from handing each file to another thread (which cost
+    more CPU in hand-offs than the GET itself). Any file failing fails the project; a `.metadata`
+    failing only drops its advertisement. Returns the entries with `has_metadata` and (when
+    upstream omitted it) `size` filled in.
     """
     if not ctx.config.mirror.release_files:
         return files
-    file_jobs = [ctx.downloads.submit(_ensure_file, ctx, e, ctx.layout.file_path(e.rel_path)) for e in files]
-    meta_jobs: dict[int, cf.Future[bool]] = {}
-    for i, entry in enumerate(files):
-        if entry.metadata_sha256:
-            dest = ctx.layout.file_path(entry.rel_path + ".metadata")
-            meta_jobs[i] = ctx.downloads.submit(_ensure_metadata, ctx, entry, dest)
-    try:
-        _wait_all(file_jobs)
-    finally:
-        meta_ok = dict(zip(meta_jobs.keys(), _wait_all(list(meta_jobs.values()), tolerate=(ProjectError,))))
     out = []
-    for i, entry in enumerate(files):
-        changes: dict[str, Any] = {"has_metadata": meta_ok.get(i) is True}
+    for entry in files:
+        dest = ctx.layout.file_path(entry.rel_path)
+        _ensure_file(ctx, entry, dest)
+        has_metadata = False
+        if entry.metadata_sha256:
+            try:
+                has_metadata = _ensure_metadata(ctx, entry, ctx.layout.file_path(entry.rel_path + ".metadata"))
+            except (StorageError, Stopped):
+                raise
+            except ProjectError as exc:
+                log.warning("%s", exc)
+        changes: dict[str, Any] = {"has_metadata": has_metadata}
         if entry.size is None:
             try:
-                changes["size"] = ctx.layout.file_path(entry.rel_path).stat().st_size
+                changes["size"] = dest.stat().st_size
             except OSError:
                 pass
         out.append(FileEntry(**{**entry.__dict__, **changes}))
@@ -261,28 +264,6 @@ def _ensure_metadata(ctx: SyncContext, entry: FileEntry, dest: Path) -> bool:
         return True
     ctx.upstream.download(entry.url.split("#", 1)[0] + ".metadata", dest, entry.metadata_sha256, None)
     return True
-
-
-def _wait_all(futures: list[cf.Future[Any]], tolerate: tuple[type[BaseException], ...] = ()) -> list[Any]:
-    """Wait for all futures; re-raise the most serious error (storage > stop > project)."""
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    for fut in futures:
-        try:
-            results.append(fut.result())
-        except tolerate as exc:
-            log.warning("%s", exc)
-            results.append(None)
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
-            results.append(None)
-    for kind in (StorageError, Stopped, IntegrityError, ProjectError):
-        for exc in errors:
-            if isinstance(exc, kind):
-                raise exc
-    if errors:
-        raise ProjectError(str(errors[0])) from errors[0]
-    return results
 
 
 @dataclass

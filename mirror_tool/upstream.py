@@ -1,8 +1,8 @@
 """HTTP access to the upstream: XML-RPC change feed, PEP 691 index, project JSON, file downloads.
 
-Project JSON and PEP 691 pages use one `requests.Session` per thread; the XML-RPC feed and release
-files use plain `http.client` (a no-op run imports no HTTP library beyond the stdlib, and a small
-file costs a fraction of the CPU). 5xx and cut connections are retried with a short backoff;
+Project JSON, release files and the XML-RPC feed go through `http11` (a small keep-alive HTTP/1.1
+client: a small file costs a fraction of the CPU, and a no-op run imports no HTTP library); the
+PEP 691 index and pages, fallback paths, use one `requests.Session` per thread. 5xx and cut connections are retried with a short backoff;
 downloads are streamed in 1 MiB chunks to a temporary file while hashing, then verified before
 `os.replace` puts them in place.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import http.client
 import itertools
+import json
 import logging
 import os
 import threading
@@ -26,7 +26,7 @@ from urllib.parse import quote, urljoin, urlsplit
 if TYPE_CHECKING:
     import requests
 
-from mirror_tool import __version__
+from mirror_tool import __version__, http11
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import (
     FeedUnavailable,
@@ -49,7 +49,7 @@ USER_AGENT = f"pypi-mirror/{__version__} (mirror_tool)"
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
     """requests' "no (complete) answer" errors; requests is imported lazily so that a no-op run,
-    which only makes one XML-RPC call through http.client, starts fast."""
+    which only makes one XML-RPC call, starts fast."""
     import requests
 
     return (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, requests.RequestException)
@@ -79,8 +79,11 @@ class DownloadStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, size: int) -> None:
+        self.add_many(1, size)
+
+    def add_many(self, files: int, size: int) -> None:
         with self.lock:
-            self.files += 1
+            self.files += files
             self.bytes += size
 
 
@@ -97,7 +100,7 @@ class Upstream:
         self._local = threading.local()
         self._sessions: list["requests.Session"] = []
         self._sessions_lock = threading.Lock()
-        self._conns: list[http.client.HTTPConnection] = []  # every file connection, for close()
+        self._conns: list[http11.Connection] = []  # every file connection, for close()
         self._tmp_prefix = f"{tmp_dir}/dl-{os.getpid()}-"
         self.stats = DownloadStats()
 
@@ -136,7 +139,7 @@ class Upstream:
 
     # -- change feed --------------------------------------------------------------------------
     def xmlrpc(self, method: str, *args: Any) -> Any:
-        """Call an XML-RPC method on `<master>/pypi` (plain http.client: one small request).
+        """Call an XML-RPC method on `<master>/pypi` (one small request on a new connection).
 
         A fault or 404 raises FeedUnavailable (callers fall back to the index diff); no answer at
         all after the retries raises UpstreamUnreachable.
@@ -147,7 +150,7 @@ class Upstream:
         for attempt in range(self.retries + 1):
             try:
                 status, content = _post(url, body, self.timeout)
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 last = str(exc) or type(exc).__name__
             else:
                 if status >= 500:
@@ -199,21 +202,18 @@ class Upstream:
     # -- projects -----------------------------------------------------------------------------
     def project_json(self, name: str) -> ProjectPage:
         path = f"/pypi/{quote(name, safe='')}/json"
-        url = self.master + path
-        resp = self._get_with_retries(url, headers={"Accept": "application/json"})
-        redirects = self._redirect_paths(resp)
-        if resp.status_code == 404:
-            return ProjectPage(path, 404, _serial_header(resp), None, redirects=redirects)
-        if resp.status_code != 200:
-            raise ProjectError(f"GET {path}: HTTP {resp.status_code}")
-        raw = resp.content
+        status, headers, raw, redirects = self._fetch(self.master + path, {"Accept": "application/json"})
+        if status == 404:
+            return ProjectPage(path, 404, _serial_of(headers), None, redirects=redirects)
+        if status != 200:
+            raise ProjectError(f"GET {path}: HTTP {status}")
         try:
-            data = resp.json()
+            data = json.loads(raw)
         except ValueError:
             raise ProjectError(f"GET {path}: invalid JSON") from None
         if not isinstance(data, dict):
             raise ProjectError(f"GET {path}: JSON is not an object")
-        serial = _serial_header(resp)
+        serial = _serial_of(headers)
         if serial < 0:
             try:
                 serial = int(data.get("last_serial", -1))
@@ -221,13 +221,29 @@ class Upstream:
                 serial = -1
         return ProjectPage(path, 200, serial, data, raw, redirects=redirects)
 
-    def _redirect_paths(self, resp: Any) -> list[str]:
-        """Paths on `master` that a redirect chain led to (a CDN may cache each of them)."""
-        out: list[str] = []
-        for r in [*resp.history[1:], resp] if resp.history else []:
-            if r.url.startswith(self.master + "/"):
-                out.append(r.url[len(self.master):].split("?", 1)[0])
-        return out
+    def _fetch(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, list[str]]:
+        """GET a small document on this thread's connection: (status, headers, body, redirect paths).
+
+        5xx answers and connections that fail or are cut are retried with backoff; the redirect
+        paths are those on `master` that the request was sent on to (a CDN may cache each).
+        """
+        last: str = "no answer"
+        for attempt in range(self.retries + 1):
+            if self.stop.stopped:
+                raise Stopped()
+            try:
+                resp, visited = self._open(url, headers)
+                body = resp.read_all()
+                if resp.status < 500:
+                    redirects = [u[len(self.master):].split("?", 1)[0] for u in visited if u.startswith(self.master + "/")]
+                    return resp.status, resp.headers, body, redirects
+                last = f"HTTP {resp.status}"
+            except OSError as exc:
+                last = _short(exc)
+            if attempt < self.retries:
+                log.debug("retrying %s after %s", url, last)
+                self._backoff(attempt)
+        raise ProjectError(f"GET {url}: {last}")
 
     def project_simple(self, norm: str) -> ProjectPage:
         """The PEP 691 JSON project page, reshaped like the JSON API (`info`, `releases`)."""
@@ -310,71 +326,69 @@ class Upstream:
             raise type(last)(str(last))
         raise ProjectError(f"download {url}: {_short(last)}")
 
-    # Files go through http.client on per-thread keep-alive connections: measured here, a 20 KB
-    # GET costs ~0.13 ms of CPU that way against ~0.7 ms through requests, and file downloads are
-    # the bulk of a sync. Pages, the index and PURGE-relevant URLs stay on requests.
-    def _file_response(self, url: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """GET `url` on this thread's connection to its host (following up to 5 redirects)."""
-        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
+    # Files and project JSON go through http11 on per-thread keep-alive connections: a 20 KB GET
+    # costs a fraction of the CPU it costs through requests (or http.client, whose header parsing
+    # alone was a quarter of a full sync's CPU), and they are the bulk of a sync. The PEP 691
+    # index and pages (fallback paths) stay on requests.
+    def _open(self, url: str, headers: dict[str, str]) -> tuple[http11.Response, list[str]]:
+        """GET `url` on this thread's connection to its host, following up to 5 redirects.
+
+        Returns the final response (body unread) and the URLs redirected to, in order.
+        """
+        conns: dict[tuple[str, str], http11.Connection] = self._local.__dict__.setdefault("conns", {})
+        visited: list[str] = []
+        all_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
         for _hop in range(6):
             parts = urlsplit(url)
             key = (parts.scheme, parts.netloc)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-            for fresh in (False, True):
-                conn = conns.get(key)
-                reused = conn is not None
-                if conn is None or fresh:
-                    if conn is not None:
-                        conn.close()
-                    conn = conns[key] = _new_connection(parts.scheme, parts.netloc, self.timeout)
-                    with self._sessions_lock:
-                        self._conns.append(conn)
-                    reused = False
-                try:
-                    conn.request("GET", path, headers=headers)
-                    resp = conn.getresponse()
-                    break
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                    conns.pop(key, None)
-                    conn.close()
-                    if not reused:  # a fresh connection failing is a real error
-                        raise
-                    # the server closed an idle keep-alive connection: retry once on a new one
-            if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
-                resp.read()
-                url = check_http_url(urljoin(url, resp.getheader("Location", "")))
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            conn = conns.get(key)
+            if conn is None:
+                conn = conns[key] = http11.Connection(parts.scheme, parts.hostname or "", parts.port, self.timeout)
+                with self._sessions_lock:
+                    self._conns.append(conn)
+            reused = not conn.fresh
+            try:
+                resp = conn.request("GET", target, all_headers)
+            except http11.ConnectionClosed:
+                if not reused:  # a fresh connection failing is a real error
+                    raise
+                # the server closed an idle keep-alive connection: retry once on a new one
+                resp = conn.request("GET", target, all_headers)
+            except (BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                resp = conn.request("GET", target, all_headers)
+            location = resp.getheader("Location")
+            if resp.status in (301, 302, 303, 307, 308) and location:
+                resp.read_all()
+                url = check_http_url(urljoin(url, location))
+                visited.append(url)
                 continue
-            return conn, resp
-        raise ProjectError(f"download {url}: too many redirects")
-
-    def _drop_connection(self, conn: http.client.HTTPConnection) -> None:
-        conns = self._local.__dict__.get("conns", {})
-        for key, value in list(conns.items()):
-            if value is conn:
-                del conns[key]
-        conn.close()
+            return resp, visited
+        raise ProjectError(f"GET {url}: too many redirects")
 
     def _download_once(self, url: str, dest: Path, sha256: str, size: int | None) -> int:
         try:
-            conn, resp = self._file_response(url)
-        except (OSError, http.client.HTTPException) as exc:
+            resp, _ = self._open(url, {})
+        except OSError as exc:
             raise RetryableError(f"download {url}: {_short(exc)}") from exc
-        complete = False
-        try:
-            if resp.status >= 500:
-                raise RetryableError(f"HTTP {resp.status} for {url}")
-            if resp.status != 200:
-                raise ProjectError(f"download {url}: HTTP {resp.status}")
-            n = self._receive(resp, url, dest, sha256, size)
-            complete = True
-            return n
-        finally:
-            if not complete or resp.will_close:
-                self._drop_connection(conn)
+        if resp.status >= 500:
+            resp.read_all()
+            raise RetryableError(f"HTTP {resp.status} for {url}")
+        if resp.status != 200:
+            raise ProjectError(f"download {url}: HTTP {resp.status}")
+        return self._receive(resp, url, dest, sha256, size)
 
-    def _receive(self, resp: http.client.HTTPResponse, url: str, dest: Path, sha256: str, size: int | None) -> int:
-        """Stream the body to a temporary file while hashing; rename it to `dest` once verified."""
+    def _receive(self, resp: http11.Response, url: str, dest: Path, sha256: str, size: int | None) -> int:
+        """Stream the body to a temporary file while hashing; rename it to `dest` once verified.
+
+        The body is read into one reused buffer per thread: no allocation per chunk, which for
+        large files is an mmap, page faults and an munmap every MiB.
+        """
+        buf = self._local.__dict__.get("buf")
+        if buf is None:
+            buf = self._local.buf = memoryview(bytearray(CHUNK))
         tmp = f"{self._tmp_prefix}{threading.get_ident()}-{next(_TMP_COUNTER)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -387,17 +401,18 @@ class Upstream:
             try:
                 while True:
                     try:
-                        chunk = resp.read(CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:
+                        got = resp.readinto(buf)
+                    except OSError as exc:
                         raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
-                    if not chunk:
+                    if not got:
                         break
+                    chunk = buf[:got]
                     digest.update(chunk)
                     try:
                         _write_all(fd, chunk)
                     except OSError as exc:
                         raise storage_error(exc, str(dest)) from exc
-                    n += len(chunk)
+                    n += got
                     if n - flushed >= WRITEBACK_STEP:
                         _start_writeback(fd, flushed, n - flushed)
                         flushed = n
@@ -407,14 +422,11 @@ class Upstream:
                         raise IntegrityError(f"{url}: more than the promised {size} bytes")
             finally:
                 os.close(fd)
-            length = resp.getheader("Content-Length")
-            if length is not None and length.isdigit() and int(length) != n:
-                raise RetryableError(f"connection cut while downloading {url}: {n} of {length} bytes")
             if size is not None and n != size:
                 raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
-            got = digest.hexdigest()
-            if got != sha256:
-                raise IntegrityError(f"{url}: sha256 {got} does not match the expected {sha256}")
+            got_sha = digest.hexdigest()
+            if got_sha != sha256:
+                raise IntegrityError(f"{url}: sha256 {got_sha} does not match the expected {sha256}")
             try:
                 try:
                     os.replace(tmp, dest)
@@ -425,6 +437,8 @@ class Upstream:
                 raise storage_error(exc, str(dest)) from exc
             return n
         except BaseException:
+            if not resp.complete:
+                resp._conn.close()  # the rest of the body is still on the wire
             try:
                 os.unlink(tmp)
             except OSError:
@@ -432,20 +446,12 @@ class Upstream:
             raise
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     """os.write until everything is written (a short write is retried; errors raise)."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _new_connection(scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:
-    if scheme == "https":
-        import ssl
-
-        return http.client.HTTPSConnection(netloc, timeout=timeout, context=ssl.create_default_context())
-    return http.client.HTTPConnection(netloc, timeout=timeout)
 
 
 _TMP_COUNTER = itertools.count()
@@ -486,21 +492,26 @@ def _version_from_filename(filename: str) -> str:
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    """POST `body` as text/xml; returns (status, content)."""
+    """POST `body` as text/xml on a new connection; returns (status, content)."""
     parts = urlsplit(url)
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+    conn = http11.Connection(parts.scheme, parts.hostname or "", parts.port, timeout)
     try:
-        conn.request(
+        resp = conn.request(
             "POST",
             parts.path or "/",
-            body=body,
-            headers={"Content-Type": "text/xml", "User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            {"Content-Type": "text/xml", "User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            body,
         )
-        resp = conn.getresponse()
-        return resp.status, resp.read()
+        return resp.status, resp.read_all()
     finally:
         conn.close()
+
+
+def _serial_of(headers: dict[str, str]) -> int:
+    try:
+        return int(headers.get("x-pypi-last-serial", "-1"))
+    except ValueError:
+        return -1
 
 
 def _serial_header(resp: Any) -> int:

@@ -45,6 +45,7 @@ VARIABLE_SETS: dict[str, dict[str, Any]] = {
         "pypi_mirror_retry_interval": 60.5,
         "pypi_mirror_wrapper_state_file": "/var/lib/pypi-mirror/wrapper-state.json",
         "pypi_mirror_workers": 16,
+        "pypi_mirror_worker_mode": "threads",
         "pypi_mirror_json": "yes",
         "pypi_mirror_release_files": False,
         "pypi_mirror_simple_format": "JSON",
@@ -76,6 +77,7 @@ def test_rendered_config_is_accepted_with_the_asked_values(tmp_path: Path, name:
     assert str(config.mirror.directory) == values["pypi_mirror_directory"]
     assert config.mirror.master == MASTER
     assert config.mirror.workers == int(values["pypi_mirror_workers"])
+    assert config.mirror.worker_mode == values["pypi_mirror_worker_mode"]
     assert config.mirror.json is (str(values["pypi_mirror_json"]).lower() in {"true", "yes"})
     assert config.mirror.release_files is bool(values["pypi_mirror_release_files"])
     assert config.mirror.simple_format == values["pypi_mirror_simple_format"]
