@@ -27,7 +27,7 @@ from pathlib import Path
 from . import measure
 from .peer import Peer, PeerSetupError
 from .report import Row, render
-from .scenarios import FULL, QUICK, Bench
+from .scenarios import FULL, QUICK, SETTLE_SECONDS, Bench
 from .tools import MirrorOptions, Ours, Theirs
 from .upstream import Upstream
 
@@ -163,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             "user + sys from wait4. Wall time includes interpreter start-up for both tools.",
             "bandersnatch `verify` is given the master with https:// (same loopback address): its "
             "verify ignores `allow-non-https`; on a clean tree it fetches nothing.",
+            "Trees of earlier runs are moved aside and deleted only between scenario groups, "
+            f"followed by a {SETTLE_SECONDS:.0f} s pause: on this journal-less ext4 volume, "
+            "allocating inodes right after a 20,000-file tree was deleted spent over half of the "
+            "next run's CPU in the kernel's recently-deleted-inode scan (perf), whichever tool ran.",
             *bench.notes,
             *(f"FAILED RUN: {f}" for f in bench.failures),
         ]
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows[row.key] = row
         write()
         log(f"bench: wrote {partial} (scenarios so far)")
+    for tool in tools:
+        tool.purge_retired()
     shutil.copyfile(partial, args.out)
     log(f"bench: wrote {args.out}")
     print(args.out.read_text())

@@ -43,6 +43,8 @@ QUICK = Sizes(200, 3, 3, 20_000, 100, 20, 10, 70_000, 50, 40, 5_000_000, 3)
 
 Log = Callable[[str], None]
 BENCH_VERSION = "1000.0.0"  # a version no corpus project has (the special cases use up to 9.x)
+#: Pause after deleting retired trees before the next measured run (Tool.remove says why).
+SETTLE_SECONDS = 35.0
 
 
 class Bench:
@@ -101,6 +103,18 @@ class Bench:
         self.warm(up)
         return up
 
+    def settle(self) -> None:
+        """Delete the trees earlier runs retired, then wait until the filesystem has forgotten
+        them (see Tool.remove), so every measured run starts on the same footing."""
+        retired = [t for t in self.tools if (t.home / ".retired").exists()]
+        if not retired:
+            return
+        for tool in retired:
+            tool.purge_retired()
+        os.sync()
+        self.log(f"bench: deleted retired trees; waiting {SETTLE_SECONDS:.0f}s before measuring")
+        time.sleep(SETTLE_SECONDS)
+
     def warm(self, up: Upstream) -> None:
         count, secs = up.warm_corpus()
         self.log(f"bench: warmed the fake's caches: {count} URLs in {secs:.1f}s")
@@ -126,6 +140,7 @@ class Bench:
         verify = Row("5", "verify of the scenario 1 tree", target=">= 2x faster")
         inc = Row("2", f"incremental: {s.s2_uploads} uploads, {s.s2_yanks} yanks, "
                        f"{s.s2_removals} removals")
+        self.settle()
         with self.upstream("corpus", projects=s.s1_projects, releases=s.s1_releases,
                            files=s.s1_files, file_size=s.s1_file_size) as up:
             opts = MirrorOptions(master=up.url, workers=self.workers)
@@ -189,6 +204,7 @@ class Bench:
         noop = Row("4-noop", f"no-op sync, {s.s4_index:,}-project index",
                    target=">= 50x faster and <= 1/5 peak RSS")
         inc = Row("4-inc", f"{s.s4_changed}-project incremental, {s.s4_index:,}-project index")
+        self.settle()
         with self.upstream("big-index", projects=explicit, releases=1, files=2, file_size=20_000,
                            index_projects=s.s4_index) as up:
             opts = MirrorOptions(master=up.url, workers=self.workers)
@@ -200,6 +216,12 @@ class Bench:
             now = time.time()
             for tool in self.tools:
                 tool.seed_caught_up("big", start_serial, now)
+                # A caught-up mirror has had earlier runs: one untimed no-op of each tool first
+                # (ours records the validated config its no-op fast path relies on).
+                prior = tool.mirror("big", opts, self.logs / f"s4noop-{tool.short}-prior.log")
+                if not prior.ok:
+                    self.failures.append(f"scenario 4-noop {tool.short}: untimed prior run exit {prior.exit_code}")
+            up.clear_log()
             self.log("bench: scenario 4 no-op")
             for rep in range(self.reps):
                 for tool in self.order(rep):
@@ -220,7 +242,8 @@ class Bench:
             tool.remove("big")
             tool.remove("big-inc")
         noop.note = ("both mirrors are seeded as caught up at the upstream's serial (status file; "
-                     "ours also state.json with a fresh reconcile time), then synced; bandersnatch "
+                     "ours also state.json with a fresh reconcile time) and run once untimed, as a "
+                     "mirror that had earlier runs, then synced; bandersnatch "
                      "8.2.0 detects changes by downloading and diffing the whole PEP 691 index")
         return [noop, inc]
 
@@ -229,6 +252,7 @@ class Bench:
         s = self.sizes
         row = Row("6", f"throughput: {s.s6_projects} projects x 1 file x {s.s6_file_size // 1_000_000} MB",
                   target=">= 80% of plain download")
+        self.settle()
         with self.upstream("large", projects=s.s6_projects, releases=1, files=1,
                            file_size=s.s6_file_size) as up:
             opts = MirrorOptions(master=up.url, workers=self.workers)
@@ -244,15 +268,19 @@ class Bench:
             up.clear_log()
             baseline: list[float] = []
             with_disk: list[float] = []
+            with_direct: list[float] = []
             root = Path(__file__).resolve().parent.parent
             argv = [sys.executable, "-m", "bench.plain_download", str(listing), str(self.workers)]
             disk_dir = self.tools[0].home / "plain-write"
             argv_disk = argv + [str(disk_dir)]
+            argv_direct = argv_disk + ["direct"]
             self.commands.append("plain download: " + " ".join(argv))
             self.commands.append("plain download + write: " + " ".join(argv_disk))
+            self.commands.append("plain download + direct write: " + " ".join(argv_direct))
             self.log("bench: scenario 6 (throughput)")
             for rep in range(self.reps):
-                for label, cmd, bucket in (("plain", argv, baseline), ("plain+write", argv_disk, with_disk)):
+                for label, cmd, bucket in (("plain", argv, baseline), ("plain+write", argv_disk, with_disk),
+                                           ("plain+direct", argv_direct, with_direct)):
                     shutil.rmtree(disk_dir, ignore_errors=True)
                     res = run_measured(cmd, self.logs / f"s6-{label}-{rep}.log", cwd=root)
                     up.take_bytes()
@@ -275,10 +303,14 @@ class Bench:
             share = f"{row.baseline_s / ours * 100:.0f}%" if ours else "—"
             share_b = f"{row.baseline_s / theirs * 100:.0f}%" if theirs else "—"
             disk = statistics.median(with_disk) if with_disk else None
+            direct = statistics.median(with_direct) if with_direct else None
+            of_direct = f"{direct / ours * 100:.0f}%" if ours and direct else "—"
             row.note = (f"plain download-and-hash loop ({self.workers} connections, no disk writes): "
                         f"{mbs(row.baseline_s)} (median {row.baseline_s:.2f}s); ours {mbs(ours)} = "
                         f"{share} of it; bandersnatch {mbs(theirs)} = {share_b}. Same loop also "
-                        f"writing each file (no fsync): {mbs(disk)}")
+                        f"writing each file through the page cache (no fsync): {mbs(disk)}; writing "
+                        f"with O_DIRECT (the cheapest way onto this disk): {mbs(direct)}, ours = "
+                        f"{of_direct} of that")
         return [row]
 
     def role_placeholder(self) -> list[Row]:

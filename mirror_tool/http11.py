@@ -92,10 +92,11 @@ class Response:
             line = self._fp.readline(MAX_LINE)
             if not line:
                 raise ProtocolError("body cut short: no chunk header")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk header {line[:40]!r}") from None
+            digits = line.split(b";", 1)[0].strip()
+            # Plain hex digits only: int() would also take "-5", "+5", "0x5" and "5_0".
+            if not digits or digits.strip(b"0123456789abcdefABCDEF"):
+                raise ProtocolError(f"bad chunk header {line[:40]!r}")
+            size = int(digits, 16)
             if size == 0:
                 while True:  # trailers, then the blank line
                     trailer = self._fp.readline(MAX_LINE)

@@ -1,8 +1,9 @@
 """Paths of the on-disk layout and the atomic-write primitives every writer uses.
 
-All files reach their final name by `os.replace` from a temporary file in the same directory
-(pages, state) or in `<directory>/tmp/` (downloads), so a reader never sees a half-written file and
-an interrupted run leaves only stray temporaries. OS errors that mean "the disk cannot take this"
+Pages and state files reach their final name by `os.replace` from a temporary sibling, and
+downloads by a link from an unnamed O_TMPFILE inode (or a temporary in `<directory>/tmp/`; see
+staging.py), so a reader never sees a half-written file and an interrupted run leaves at most
+stray temporaries. OS errors that mean "the disk cannot take this"
 become StorageError (exit 7).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import os
 import shutil
 import tempfile
@@ -81,19 +83,34 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = Fa
 
     Readers (nginx, node_exporter, the next run) see the old or the new file, never a mix.
     `fsync` forces the bytes to disk before the rename, for files written outside a
-    `DurabilityBarrier` (the wrapper's state and metrics).
+    `DurabilityBarrier` (the wrapper's state and metrics). Plain os calls with a pid+counter
+    name: `tempfile.mkstemp` and a buffered file object cost several times more, and a sync
+    writes five pages per project.
     """
+    name = os.fspath(path)
+    parent, base = os.path.split(name)
+    tmp = f"{parent}/.{base}.{os.getpid()}-{next(_WRITE_COUNTER)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
+        except FileExistsError:  # left by a dead process that had our pid
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
                 if fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
+                    os.fsync(fd)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -101,7 +118,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = Fa
                 pass
             raise
     except OSError as exc:
-        raise storage_error(exc, str(path)) from exc
+        raise storage_error(exc, name) from exc
+
+
+_WRITE_COUNTER = itertools.count()
 
 
 def remove_file(path: Path) -> bool:

@@ -112,6 +112,12 @@ def _run(config_path: str) -> int | None:
     try:
         if os.path.exists(os.path.join(directory, "todo")):  # a run finished between our checks
             return None
+        log_file = known.get("log_file") or None
+        if log_file:
+            # Open it before anything is written: a log file the full path cannot open is exit 7
+            # there, and must not be preceded by a state.json recording this run as a success.
+            with open(log_file, "a", encoding="utf-8"):
+                pass
         if not _feed_is_empty(known["master"], serial, float(known["timeout"])):
             return None
         ended = time.time()
@@ -127,7 +133,7 @@ def _run(config_path: str) -> int | None:
         body = "".join(f' "{key}": {value!r},\n' for key, value in state.items())
         _write(os.path.join(directory, "stale.json"), f'{{\n "generated": {ended!r},\n "projects": {{}}\n}}')
         _write(os.path.join(directory, "state.json"), f'{{\n{body} "failing": {{}}\n}}')
-        _log(known.get("log_file"), f"Sync finished: 0 projects, 0 files, 0 bytes, {time.monotonic() - t0:.1f} seconds, 0 stale, 0 failed")
+        _log(log_file, f"Sync finished: 0 projects, 0 files, 0 bytes, {time.monotonic() - t0:.1f} seconds, 0 stale, 0 failed")
         return 0
     finally:
         os.ftruncate(lock_fd, 0)

@@ -3,15 +3,15 @@
 Project JSON, release files and the XML-RPC feed go through `http11` (a small keep-alive HTTP/1.1
 client: a small file costs a fraction of the CPU, and a no-op run imports no HTTP library); the
 PEP 691 index and pages, fallback paths, use one `requests.Session` per thread. 5xx and cut connections are retried with a short backoff;
-downloads are streamed in 1 MiB chunks to a temporary file while hashing, then verified before
-`os.replace` puts them in place.
+downloads are streamed in 1 MiB chunks into a staging file while hashing, and linked in at
+their final path only once verified (staging.py).
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import itertools
+import mmap
 import json
 import logging
 import os
@@ -38,6 +38,7 @@ from mirror_tool.errors import (
 )
 from mirror_tool.layout import storage_error
 from mirror_tool.names import check_http_url
+from mirror_tool.staging import open_staged
 from mirror_tool.stop import StopToken
 
 log = logging.getLogger("mirror_tool.upstream")
@@ -381,80 +382,69 @@ class Upstream:
         return self._receive(resp, url, dest, sha256, size)
 
     def _receive(self, resp: http11.Response, url: str, dest: Path, sha256: str, size: int | None) -> int:
-        """Stream the body to a temporary file while hashing; rename it to `dest` once verified.
+        """Stream the body into a staging file (staging.py) while hashing; commit it at `dest`
+        only once size and sha256 match, so nothing unverified ever has the final name.
 
-        The body is read into one reused buffer per thread: no allocation per chunk, which for
-        large files is an mmap, page faults and an munmap every MiB.
+        The body is read into one reused page-aligned buffer per thread: no allocation per chunk
+        (for large files an mmap, page faults and an munmap every MiB), and direct writes from it.
         """
         buf = self._local.__dict__.get("buf")
         if buf is None:
-            buf = self._local.buf = memoryview(bytearray(CHUNK))
-        tmp = f"{self._tmp_prefix}{threading.get_ident()}-{next(_TMP_COUNTER)}"
+            # mmap memory is page-aligned, as direct writes (staging.py) require.
+            buf = self._local.buf = memoryview(mmap.mmap(-1, CHUNK))
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            staged = open_staged(str(dest), f"{self._tmp_prefix}{threading.get_ident()}-", size)
         except OSError as exc:
-            raise storage_error(exc, str(self.tmp_dir)) from exc
+            raise storage_error(exc, str(dest)) from exc
         digest = hashlib.sha256()
         n = 0
         flushed = 0
         try:
-            try:
-                while True:
+            ended = False
+            while not ended:
+                filled = 0
+                while filled < CHUNK:  # a full buffer per write: direct writes want whole blocks
                     try:
-                        got = resp.readinto(buf)
+                        got = resp.readinto(buf[filled:])
                     except OSError as exc:
                         raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
                     if not got:
+                        ended = True
                         break
-                    chunk = buf[:got]
-                    digest.update(chunk)
-                    try:
-                        _write_all(fd, chunk)
-                    except OSError as exc:
-                        raise storage_error(exc, str(dest)) from exc
-                    n += got
-                    if n - flushed >= WRITEBACK_STEP:
-                        _start_writeback(fd, flushed, n - flushed)
-                        flushed = n
-                    if self.stop.stopped:
-                        raise Stopped()
-                    if size is not None and n > size:
-                        raise IntegrityError(f"{url}: more than the promised {size} bytes")
-            finally:
-                os.close(fd)
+                    filled += got
+                if not filled:
+                    break
+                chunk = buf[:filled]
+                digest.update(chunk)
+                try:
+                    staged.write(chunk)
+                except OSError as exc:
+                    raise storage_error(exc, str(dest)) from exc
+                n += filled
+                if not staged.direct and n - flushed >= WRITEBACK_STEP:
+                    _start_writeback(staged.fd, flushed, n - flushed)
+                    flushed = n
+                if self.stop.stopped:
+                    raise Stopped()
+                if size is not None and n > size:
+                    raise IntegrityError(f"{url}: more than the promised {size} bytes")
             if size is not None and n != size:
                 raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
             got_sha = digest.hexdigest()
             if got_sha != sha256:
                 raise IntegrityError(f"{url}: sha256 {got_sha} does not match the expected {sha256}")
             try:
-                try:
-                    os.replace(tmp, dest)
-                except FileNotFoundError:
-                    os.makedirs(os.path.dirname(dest), exist_ok=True)
-                    os.replace(tmp, dest)
+                staged.commit()
             except OSError as exc:
                 raise storage_error(exc, str(dest)) from exc
             return n
         except BaseException:
             if not resp.complete:
                 resp._conn.close()  # the rest of the body is still on the wire
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            staged.discard()
             raise
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    """os.write until everything is written (a short write is retried; errors raise)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-_TMP_COUNTER = itertools.count()
 #: Large downloads start kernel writeback every this many bytes, so making them durable before
 #: their page is published (layout.DurabilityBarrier) finds little left to flush.
 WRITEBACK_STEP = 8 << 20
