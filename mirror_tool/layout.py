@@ -14,7 +14,6 @@ import errno
 import itertools
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
