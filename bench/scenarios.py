@@ -70,7 +70,12 @@ class Bench:
         return row.ours if tool.short == "ours" else row.theirs
 
     def run(self, row: Row, tool: Tool, up: Upstream | None, action: Callable[[], RunResult]) -> Sample:
-        """Run one measured client command and record it (with the fake's CPU during it)."""
+        """Run one measured client command and record it (with the fake's CPU during it).
+
+        Dirty pages of earlier runs are written out first (untimed): ours makes its files durable
+        before publishing pages (syncfs), which must not be charged for another run's data.
+        """
+        os.sync()
         cpu0 = up.cpu_seconds() if up is not None else None
         result = action()
         up_cpu = up.cpu_seconds() - cpu0 if up is not None and cpu0 is not None else None
@@ -282,6 +287,7 @@ class Bench:
                 for label, cmd, bucket in (("plain", argv, baseline), ("plain+write", argv_disk, with_disk),
                                            ("plain+direct", argv_direct, with_direct)):
                     shutil.rmtree(disk_dir, ignore_errors=True)
+                    os.sync()  # like Bench.run: no run inherits another's dirty pages
                     res = run_measured(cmd, self.logs / f"s6-{label}-{rep}.log", cwd=root)
                     up.take_bytes()
                     self.log(f"  6 {label:12s} wall {res.wall_s:8.3f}s cpu {res.cpu_s:7.2f}s "
