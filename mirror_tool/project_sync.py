@@ -8,6 +8,7 @@ only then are files that the new pages no longer list deleted.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from mirror_tool.pages import (
 )
 from mirror_tool.stop import StopToken
 from mirror_tool.upstream import Stopped, Upstream, file_sha256
+from mirror_tool.wheel_metadata import read_core_metadata
 
 if TYPE_CHECKING:
     from mirror_tool.filters import Filter
@@ -257,10 +259,16 @@ def _ensure_file(ctx: SyncContext, entry: FileEntry, dest: Path) -> None:
 
 
 def _ensure_metadata(ctx: SyncContext, entry: FileEntry, dest: Path) -> bool:
+    """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
+    the promised one: wheel_metadata.py says why), or downloaded."""
     if ctx.stop.stopped:
         raise Stopped()
     assert entry.metadata_sha256
     if file_sha256(dest) == entry.metadata_sha256:
+        return True
+    data = read_core_metadata(ctx.layout.file_path(entry.rel_path))
+    if data is not None and hashlib.sha256(data).hexdigest() == entry.metadata_sha256:
+        ctx.upstream.store_verified(dest, data)
         return True
     ctx.upstream.download(entry.url.split("#", 1)[0] + ".metadata", dest, entry.metadata_sha256, None)
     return True

@@ -9,6 +9,7 @@ their final path only once verified (staging.py).
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import ctypes
 import hashlib
 import mmap
@@ -38,7 +39,7 @@ from mirror_tool.errors import (
 )
 from mirror_tool.layout import storage_error
 from mirror_tool.names import check_http_url
-from mirror_tool.staging import open_staged
+from mirror_tool.staging import Staged, open_staged
 from mirror_tool.stop import StopToken
 
 log = logging.getLogger("mirror_tool.upstream")
@@ -101,7 +102,8 @@ class Upstream:
         self._local = threading.local()
         self._sessions: list["requests.Session"] = []
         self._sessions_lock = threading.Lock()
-        self._conns: list[http11.Connection] = []  # every file connection, for close()
+        self._conns: list[http11.Connection] = []
+        self._writer_pool: cf.ThreadPoolExecutor | None = None  # every file connection, for close()
         self._tmp_prefix = f"{tmp_dir}/dl-{os.getpid()}-"
         self.stats = DownloadStats()
 
@@ -133,6 +135,9 @@ class Upstream:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
+            if self._writer_pool is not None:
+                self._writer_pool.shutdown(wait=True)
+                self._writer_pool = None
 
     def _backoff(self, attempt: int) -> None:
         if self.stop.wait(min(0.1 * (2**attempt), 2.0)):
@@ -385,13 +390,15 @@ class Upstream:
         """Stream the body into a staging file (staging.py) while hashing; commit it at `dest`
         only once size and sha256 match, so nothing unverified ever has the final name.
 
-        The body is read into one reused page-aligned buffer per thread: no allocation per chunk
-        (for large files an mmap, page faults and an munmap every MiB), and direct writes from it.
+        The body is read into two reused page-aligned buffers per thread: no allocation per
+        chunk (for large files an mmap, page faults and an munmap every MiB), direct writes from
+        them, and for direct writes (which wait for the disk) the write of one buffer overlaps
+        receiving and hashing the next.
         """
-        buf = self._local.__dict__.get("buf")
-        if buf is None:
+        bufs = self._local.__dict__.get("bufs")
+        if bufs is None:
             # mmap memory is page-aligned, as direct writes (staging.py) require.
-            buf = self._local.buf = memoryview(mmap.mmap(-1, CHUNK))
+            bufs = self._local.bufs = (memoryview(mmap.mmap(-1, CHUNK)), memoryview(mmap.mmap(-1, CHUNK)))
         try:
             staged = open_staged(str(dest), f"{self._tmp_prefix}{threading.get_ident()}-", size)
         except OSError as exc:
@@ -399,9 +406,12 @@ class Upstream:
         digest = hashlib.sha256()
         n = 0
         flushed = 0
+        which = 0
+        pending: "cf.Future[None] | None" = None
         try:
             ended = False
             while not ended:
+                buf = bufs[which]
                 filled = 0
                 while filled < CHUNK:  # a full buffer per write: direct writes want whole blocks
                     try:
@@ -416,18 +426,25 @@ class Upstream:
                     break
                 chunk = buf[:filled]
                 digest.update(chunk)
-                try:
-                    staged.write(chunk)
-                except OSError as exc:
-                    raise storage_error(exc, str(dest)) from exc
                 n += filled
+                if size is not None and n > size:
+                    raise IntegrityError(f"{url}: more than the promised {size} bytes")
+                if pending is not None:
+                    pending, done = None, pending
+                    _wait_write(done, dest)
+                if staged.direct and not ended:
+                    pending = self._writer().submit(staged.write, chunk)
+                    which ^= 1  # fill the other buffer meanwhile
+                else:
+                    _write_now(staged, chunk, dest)
                 if not staged.direct and n - flushed >= WRITEBACK_STEP:
                     _start_writeback(staged.fd, flushed, n - flushed)
                     flushed = n
                 if self.stop.stopped:
                     raise Stopped()
-                if size is not None and n > size:
-                    raise IntegrityError(f"{url}: more than the promised {size} bytes")
+            if pending is not None:
+                pending, done = None, pending
+                _wait_write(done, dest)
             if size is not None and n != size:
                 raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
             got_sha = digest.hexdigest()
@@ -439,10 +456,54 @@ class Upstream:
                 raise storage_error(exc, str(dest)) from exc
             return n
         except BaseException:
+            if pending is not None:
+                cf.wait([pending])  # the write still uses the descriptor discard() closes
             if not resp.complete:
                 resp._conn.close()  # the rest of the body is still on the wire
             staged.discard()
             raise
+
+    def store_verified(self, dest: Path, data: bytes) -> None:
+        """Put `data` (already checked by the caller) at `dest` the way downloads arrive."""
+        try:
+            staged = open_staged(str(dest), f"{self._tmp_prefix}{threading.get_ident()}-")
+        except OSError as exc:
+            raise storage_error(exc, str(dest)) from exc
+        try:
+            _write_now(staged, memoryview(data), dest)
+            staged.commit()
+        except OSError as exc:
+            staged.discard()
+            raise storage_error(exc, str(dest)) from exc
+        except BaseException:
+            staged.discard()
+            raise
+
+    def _writer(self) -> cf.ThreadPoolExecutor:
+        """Threads that run direct writes while their download goes on (one write per download
+        in flight at a time, so `workers` threads suffice)."""
+        pool = self._writer_pool
+        if pool is None:
+            with self._sessions_lock:
+                if self._writer_pool is None:
+                    self._writer_pool = cf.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="writer")
+                pool = self._writer_pool
+        return pool
+
+
+def _wait_write(pending: "cf.Future[None]", dest: Path) -> None:
+    """Wait for a background write; OS errors become StorageError."""
+    try:
+        pending.result()
+    except OSError as exc:
+        raise storage_error(exc, str(dest)) from exc
+
+
+def _write_now(staged: Staged, chunk: memoryview, dest: Path) -> None:
+    try:
+        staged.write(chunk)
+    except OSError as exc:
+        raise storage_error(exc, str(dest)) from exc
 
 
 #: Large downloads start kernel writeback every this many bytes, so making them durable before
