@@ -33,8 +33,8 @@ from .upstream import Upstream
 
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = {"1": "corpus_scenarios", "2": "corpus_scenarios", "3": "corpus_scenarios", "5": "corpus_scenarios", "4": "big_index",
-          "6": "throughput", "7": "role_placeholder"}
-ROW_ORDER = ["1", "2", "3", "4-noop", "4-inc", "5", "6", "7"]
+          "6": "throughput", "7": "role"}
+ROW_ORDER = ["1", "2", "3", "4-noop", "4-inc", "5", "6", "7-converge", "7-reconverge"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 @dataclass
 class Sample:
     wall_s: float
-    cpu_s: float
-    peak_rss_kib: int
+    cpu_s: float | None  # None: not measured (scenario 7 runs ansible, not one client process)
+    peak_rss_kib: int | None
     bytes_rx: int | None
     ok: bool
     upstream_cpu_s: float | None = None

@@ -319,8 +319,9 @@ class Bench:
                         f"{of_direct} of that")
         return [row]
 
-    def role_placeholder(self) -> list[Row]:
-        row = Row("7", "role: converge / re-converge of playbooks/site.yml on the molecule hosts")
-        row.note = ("not measured by `python -m bench`: filled in by the lead from the molecule "
-                    "engineer's run (converge s / re-converge s); bandersnatch has no role to compare")
-        return [row]
+    def role(self) -> list[Row]:
+        """Scenario 7: the role's converge and re-converge times (bench/role.py)."""
+        from .role import measure_role
+
+        self.log("bench: scenario 7 (role converge / re-converge on fresh test hosts)")
+        return measure_role(self.logs, self.log, self.commands)
