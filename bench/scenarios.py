@@ -120,6 +120,14 @@ class Bench:
         self.log(f"bench: deleted retired trees; waiting {SETTLE_SECONDS:.0f}s before measuring")
         time.sleep(SETTLE_SECONDS)
 
+    def retire(self, tree: Path) -> None:
+        """Move a reference loop's output aside like Tool.remove does (deleting a gigabyte right
+        before a measured run made the disk discard it during that run)."""
+        if tree.exists():
+            retired = self.tools[0].home / ".retired"
+            retired.mkdir(parents=True, exist_ok=True)
+            tree.rename(retired / f"{tree.name}-{time.monotonic_ns()}")
+
     def warm(self, up: Upstream) -> None:
         count, secs = up.warm_corpus()
         self.log(f"bench: warmed the fake's caches: {count} URLs in {secs:.1f}s")
@@ -286,7 +294,7 @@ class Bench:
             for rep in range(self.reps):
                 for label, cmd, bucket in (("plain", argv, baseline), ("plain+write", argv_disk, with_disk),
                                            ("plain+direct", argv_direct, with_direct)):
-                    shutil.rmtree(disk_dir, ignore_errors=True)
+                    self.retire(disk_dir)
                     os.sync()  # like Bench.run: no run inherits another's dirty pages
                     res = run_measured(cmd, self.logs / f"s6-{label}-{rep}.log", cwd=root)
                     up.take_bytes()
@@ -294,7 +302,7 @@ class Bench:
                              f"{total / res.wall_s / 1e6:7.1f} MB/s [{'ok' if res.ok else 'FAIL'}]")
                     if res.ok:
                         bucket.append(res.wall_s)
-                shutil.rmtree(disk_dir, ignore_errors=True)
+                self.retire(disk_dir)
                 for tool in self.order(rep):
                     tool.remove("large")
                     self.run(row, tool, up, lambda: tool.mirror("large", opts, self.logs / f"s6-{tool.short}-{rep}.log"))
