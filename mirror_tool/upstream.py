@@ -2,9 +2,9 @@
 
 Project JSON, release files and the XML-RPC feed go through `http11` (a small keep-alive HTTP/1.1
 client: a small file costs a fraction of the CPU, and a no-op run imports no HTTP library); the
-PEP 691 index and pages, fallback paths, use one `requests.Session` per thread. 5xx and cut connections are retried with a short backoff;
-downloads are streamed in 1 MiB chunks into a staging file while hashing, and linked in at
-their final path only once verified (staging.py).
+PEP 691 index and pages, fallback paths, use one `requests.Session` per thread. 5xx and cut
+connections are retried with a short backoff; downloads are streamed in 1 MiB chunks into a
+staging file while hashing, and linked in at their final path only once verified (staging.py).
 """
 
 from __future__ import annotations
