@@ -112,6 +112,16 @@ def slow_upstream(fakepypi_factory):  # type: ignore[no-untyped-def]
     return fp, fault
 
 
+def rerun_completes(fp, fault, conf: Path, directory: Path) -> None:  # type: ignore[no-untyped-def]
+    """With the upstream fast again, the next run finishes the interrupted work exactly."""
+    fp.remove_fault(fault)
+    res = run_cli("-c", str(conf), "mirror")
+    assert res.returncode == ExitCode.OK, res.stderr
+    report = assert_mirror_matches(fp, directory)
+    assert_only_listed_files(directory, report)
+    assert not (directory / "todo").exists()
+
+
 def pages_of(directory: Path) -> dict[str, bytes]:
     """Every file below web/simple (pages and the root index), relative path -> bytes."""
     simple = directory / "web" / "simple"
@@ -193,12 +203,7 @@ def test_sigkill_parent_takes_workers_down(tmp_path: Path, fakepypi_factory) -> 
     assert "worker processes" in "".join(seen)
     assert_tree_consistent(directory)
     assert (directory / "todo").exists()
-    fp.remove_fault(fault)
-    res = run_cli("-c", str(conf), "mirror")
-    assert res.returncode == ExitCode.OK, res.stderr
-    report = assert_mirror_matches(fp, directory)
-    assert_only_listed_files(directory, report)
-    assert not (directory / "todo").exists()
+    rerun_completes(fp, fault, conf, directory)
 
 
 def test_sigkill_one_worker_fails_run_cleanly(tmp_path: Path, fakepypi_factory) -> None:  # type: ignore[no-untyped-def]
@@ -228,12 +233,7 @@ def test_sigkill_one_worker_fails_run_cleanly(tmp_path: Path, fakepypi_factory) 
     todo = json.loads((directory / "todo").read_text())
     assert todo["projects"] and todo["target_serial"] == fp.last_serial
     assert not (directory / "status").exists() or int((directory / "status").read_text()) < fp.last_serial
-    fp.remove_fault(fault)
-    res = run_cli("-c", str(conf), "mirror")
-    assert res.returncode == ExitCode.OK, res.stderr
-    report = assert_mirror_matches(fp, directory)
-    assert_only_listed_files(directory, report)
-    assert not (directory / "todo").exists()
+    rerun_completes(fp, fault, conf, directory)
 
 
 @pytest.mark.parametrize(
@@ -269,11 +269,7 @@ def test_signal_parent_in_processes_mode(tmp_path: Path, fakepypi_factory, targe
     todo = json.loads((directory / "todo").read_text())
     assert todo["projects"]
     assert not list((directory / "tmp").iterdir())
-    fp.remove_fault(fault)
-    res = run_cli("-c", str(conf), "mirror")
-    assert res.returncode == ExitCode.OK, res.stderr
-    report = assert_mirror_matches(fp, directory)
-    assert_only_listed_files(directory, report)
+    rerun_completes(fp, fault, conf, directory)
 
 
 def test_stop_token_in_process_processes_mode(tmp_path: Path, fakepypi_factory) -> None:  # type: ignore[no-untyped-def]
