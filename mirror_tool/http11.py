@@ -139,6 +139,11 @@ class Response:
             parts.append(bytes(view[:n]))
         return b"".join(parts)
 
+    def abandon(self) -> None:
+        """The caller stops reading: drop the connection unless the body was read to its end."""
+        if not self._done:
+            self._conn.close()
+
     def _finish(self) -> None:
         self._done = True
         if self.will_close:

@@ -101,9 +101,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = Fa
             fd = os.open(tmp, flags, 0o600)
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, data)
                 if fsync:
                     os.fsync(fd)
                 os.fchmod(fd, mode)
@@ -121,6 +119,13 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = Fa
 
 
 _WRITE_COUNTER = itertools.count()
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until everything is written (a short write is retried; errors raise)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def remove_file(path: Path) -> bool:

@@ -169,6 +169,8 @@ def _parse_record(text: str) -> dict[str, str]:
 
 
 def _try_lock(path: str) -> int | None:
+    """lock.MirrorLock's flock, without importing it (pathlib and the error classes cost the
+    no-op more than the lock); None when busy: the full path then reports exit 4."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -236,9 +236,7 @@ def _fetch_all(ctx: SyncContext, files: list[FileEntry]) -> list[FileEntry]:
         if entry.metadata_sha256:
             try:
                 has_metadata = _ensure_metadata(ctx, entry, ctx.layout.file_path(entry.rel_path + ".metadata"))
-            except (StorageError, Stopped):
-                raise
-            except ProjectError as exc:
+            except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
                 log.warning("%s", exc)
         changes: dict[str, Any] = {"has_metadata": has_metadata}
         if entry.size is None:

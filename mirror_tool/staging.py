@@ -23,6 +23,8 @@ import fcntl
 import itertools
 import os
 
+from mirror_tool.layout import write_all
+
 #: Files at least this large (when the size is known in advance) are written with O_DIRECT.
 DIRECT_MIN_BYTES = 4 << 20
 #: Direct writes are issued in multiples of this (the largest common logical block size).
@@ -65,7 +67,7 @@ class Staged:
             data = data[done:]
             if data:
                 self._stop_direct()  # the unaligned tail (end of file) goes through the page cache
-        _write_all(self.fd, data)
+        write_all(self.fd, data)
 
     def _stop_direct(self) -> None:
         flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
@@ -168,13 +170,6 @@ def open_staged(dest: str, fallback_prefix: str, size: int | None = None) -> Sta
 def _give_up_direct() -> None:
     global _direct_works
     _direct_works = False
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    """os.write until everything is written (a short write is retried; errors raise)."""
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
 
 
 __all__ = ["Staged", "TmpfileStaged", "open_staged", "DIRECT_MIN_BYTES"]

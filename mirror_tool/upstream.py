@@ -12,16 +12,16 @@ from __future__ import annotations
 import concurrent.futures as cf
 import ctypes
 import hashlib
-import mmap
 import json
 import logging
+import mmap
 import os
 import threading
 import time
 import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
@@ -102,8 +102,8 @@ class Upstream:
         self._local = threading.local()
         self._sessions: list["requests.Session"] = []
         self._sessions_lock = threading.Lock()
-        self._conns: list[http11.Connection] = []
-        self._writer_pool: cf.ThreadPoolExecutor | None = None  # every file connection, for close()
+        self._conns: list[http11.Connection] = []  # every file connection, for close()
+        self._writer_pool: cf.ThreadPoolExecutor | None = None
         self._tmp_prefix = f"{tmp_dir}/dl-{os.getpid()}-"
         self.stats = DownloadStats()
 
@@ -257,13 +257,13 @@ class Upstream:
         url = self.master + path
         resp = self._get_with_retries(url, headers={"Accept": SIMPLE_JSON})
         if resp.status_code == 404:
-            return ProjectPage(path, 404, _serial_header(resp), None)
+            return ProjectPage(path, 404, _serial_of(resp.headers), None)
         if resp.status_code != 200:
             raise ProjectError(f"GET {path}: HTTP {resp.status_code}")
         try:
             doc = resp.json()
             files = doc["files"]
-            serial = int(doc.get("meta", {}).get("_last-serial", _serial_header(resp)))
+            serial = int(doc.get("meta", {}).get("_last-serial", _serial_of(resp.headers)))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ProjectError(f"GET {path}: not a PEP 691 JSON project page") from None
         releases: dict[str, list[dict[str, Any]]] = {str(v): [] for v in doc.get("versions", []) or []}
@@ -356,14 +356,10 @@ class Upstream:
             reused = not conn.fresh
             try:
                 resp = conn.request("GET", target, all_headers)
-            except http11.ConnectionClosed:
+            except (http11.ConnectionClosed, BrokenPipeError, ConnectionResetError):
                 if not reused:  # a fresh connection failing is a real error
                     raise
                 # the server closed an idle keep-alive connection: retry once on a new one
-                resp = conn.request("GET", target, all_headers)
-            except (BrokenPipeError, ConnectionResetError):
-                if not reused:
-                    raise
                 resp = conn.request("GET", target, all_headers)
             location = resp.getheader("Location")
             if resp.status in (301, 302, 303, 307, 308) and location:
@@ -458,8 +454,7 @@ class Upstream:
         except BaseException:
             if pending is not None:
                 cf.wait([pending])  # the write still uses the descriptor discard() closes
-            if not resp.complete:
-                resp._conn.close()  # the rest of the body is still on the wire
+            resp.abandon()  # the rest of the body, if any, is still on the wire
             staged.discard()
             raise
 
@@ -558,16 +553,11 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
         conn.close()
 
 
-def _serial_of(headers: dict[str, str]) -> int:
+def _serial_of(headers: Mapping[str, str]) -> int:
+    """X-PyPI-Last-Serial (-1 when absent or bad); `headers`: http11's lower-case dict or
+    requests' case-insensitive one."""
     try:
         return int(headers.get("x-pypi-last-serial", "-1"))
-    except ValueError:
-        return -1
-
-
-def _serial_header(resp: Any) -> int:
-    try:
-        return int(resp.headers.get("X-PyPI-Last-Serial", "-1"))
     except ValueError:
         return -1
 
