@@ -4,5 +4,6 @@ Standard library only. See README.md in this directory.
 """
 
 from .server import FakePyPI
+from .wan import OFF, WAN, WanProfile
 
-__all__ = ["FakePyPI"]
+__all__ = ["FakePyPI", "OFF", "WAN", "WanProfile"]

@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 
 from .server import FakePyPI
+from .wan import OFF, WAN, WanProfile
 from .xmlrpc_api import DEFAULT_CHANGELOG_CAP
 
 
@@ -29,6 +30,39 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
     return value
+
+
+def _nonneg_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+    return value
+
+
+def add_wan_args(p: argparse.ArgumentParser) -> None:
+    """``--wan`` (the preset) and one flag per ``WanProfile`` knob; a knob overrides the preset."""
+    g = p.add_argument_group("WAN shaping (off unless --wan or a knob is given)")
+    g.add_argument("--wan", action="store_true",
+                   help=f"preset: {WAN.rtt * 1000:.0f} ms RTT, {WAN.setup_rtts} setup RTTs (TCP + TLS), "
+                        f"{WAN.conn_mbit:.0f} Mbit/s per connection, {WAN.link_mbit:.0f} Mbit/s in all, gzip")
+    g.add_argument("--rtt-ms", type=_nonneg_float, default=None, help="round trip: delay before each response")
+    g.add_argument("--setup-rtts", type=_nonneg, default=None,
+                   help="extra round trips on a new connection's first response (1 TCP, 2 TCP+TLS)")
+    g.add_argument("--conn-mbit", type=_nonneg_float, default=None, help="per-connection cap, Mbit/s (0 = none)")
+    g.add_argument("--link-mbit", type=_nonneg_float, default=None, help="cap over all connections, Mbit/s (0 = none)")
+    g.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=None,
+                   help="gzip JSON and XML for clients sending Accept-Encoding: gzip")
+
+
+def wan_profile(args: argparse.Namespace) -> WanProfile:
+    """The profile the flags ask for: the preset (or loopback) with the given knobs replaced."""
+    doc: dict = {}
+    if args.rtt_ms is not None:
+        doc["rtt"] = args.rtt_ms / 1000
+    for key in ("setup_rtts", "conn_mbit", "link_mbit", "gzip"):
+        if getattr(args, key) is not None:
+            doc[key] = getattr(args, key)
+    return (WAN if args.wan else OFF).updated(doc)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--xmlrpc", choices=["on", "fault", "404"], default="on", help="XML-RPC mode (on)")
     p.add_argument("--xmlrpc-rate-limit", type=_nonneg, default=0, help="XML-RPC calls per window per client, 0 = off")
     p.add_argument("--xmlrpc-rate-window", type=float, default=60.0, help="rate-limit window in seconds (60)")
+    add_wan_args(p)
     return p.parse_args(argv)
 
 
@@ -63,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         changelog_cap=args.changelog_cap, purge_mode=args.purge_mode, purge_key=args.purge_key,
         core_metadata=not args.no_core_metadata, xmlrpc=args.xmlrpc,
         xmlrpc_rate_limit=args.xmlrpc_rate_limit or None, xmlrpc_rate_window=args.xmlrpc_rate_window,
-        public_url=args.public_url, simple_json=not args.no_simple_json,
+        public_url=args.public_url, simple_json=not args.no_simple_json, wan=wan_profile(args),
     )
     try:
         app.start()

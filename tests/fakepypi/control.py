@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from .response import Response, json_response
 from .store import NotFound
+from .wan import OFF, WAN
 
 if TYPE_CHECKING:
     from .server import FakePyPI
@@ -55,6 +56,7 @@ class ControlApi:
             "xmlrpc": lambda d: a.set_xmlrpc(d.get("mode"), **_pick(d, "rate_limit", "rate_window", "changelog_cap")),
             "core-metadata": lambda d: a.set_core_metadata(bool(d["enabled"])),
             "simple-json": lambda d: a.set_simple_json(bool(d["enabled"])),
+            "wan": self._wan,
         }
 
     def _pin(self, d: dict) -> dict:
@@ -64,6 +66,17 @@ class ControlApi:
         if "requests" in d:
             return {"serial": self.app.serve_stale_for(d["name"], int(d["requests"]), d.get("serial"))}
         return {"serial": self.app.pin_stale(d["name"], d.get("serial"))}
+
+    def _wan(self, d: dict) -> dict:
+        """``{"profile": "wan" | "off"}`` to start from a preset, plus any ``WanProfile`` keys."""
+        doc = dict(d)
+        preset = doc.pop("profile", None)
+        presets = {"wan": WAN, "off": OFF}
+        if preset is not None and preset not in presets:
+            raise ValueError(f"profile must be wan or off, not {preset!r}")
+        base = presets[preset] if preset is not None else self.app.wan
+        self.app.set_wan(base.updated(doc))
+        return {"wan": self.app.wan.as_dict()}
 
     def _unpin(self, d: dict) -> None:
         """``{"name"}``, ``{"path"}`` or ``{}`` (everything)."""

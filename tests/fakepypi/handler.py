@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Iterator
 from urllib.parse import unquote, urlsplit
 
+from . import gzip_encoding
 from .faults import corrupt
 from .response import Response
 
@@ -67,6 +68,12 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections eventually free their thread
     server: FakeHTTPServer
 
+    def setup(self) -> None:
+        """Route every write through the WAN pacer; the first response pays the connection setup."""
+        super().setup()
+        self.wfile = self.server.app.shaper.writer(self.wfile)  # type: ignore[assignment]
+        self.new_connection = True
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
         """Silence per-request stderr lines; the app keeps its own request log."""
 
@@ -115,9 +122,12 @@ class Handler(BaseHTTPRequestHandler):
                 resp = Response(500, traceback.format_exc().encode())
             self._write(resp, method)
             return
+        wan = app.shaper.profile
+        wan_delay = wan.first_byte_delay(self.new_connection)
+        self.new_connection = False
         decision = app.faults.decide(path)
-        if decision.latency > 0:
-            time.sleep(decision.latency)
+        if decision.latency + wan_delay > 0:
+            time.sleep(decision.latency + wan_delay)
         if decision.status is not None:
             resp = Response(decision.status, f"{decision.status} injected fault\n".encode())
         else:
@@ -128,11 +138,14 @@ class Handler(BaseHTTPRequestHandler):
                 resp = Response(500, b"500 Internal Server Error")
         if decision.bad_hash:
             resp = _corrupted(resp)
+        if (wan.gzip and gzip_encoding.compressible(resp)
+                and gzip_encoding.accepts_gzip(self.headers.get("Accept-Encoding"))):
+            resp = gzip_encoding.encode(resp, self.path, app.gzip_cache)
         # Log before writing so a client that has read the response always finds its entry;
         # the byte count is corrected afterwards for streamed or broken bodies.
         entry = app.log_request(method, path, self.headers.get("Accept"), resp.status,
                                 _planned_bytes(resp, method, decision.cut), decision.rule_ids,
-                                self.client_address[0])
+                                self.client_address[0], wan_delay, resp.header("Content-Encoding"))
         sent = self._write(resp, method, cut=decision.cut)
         if entry["bytes"] != sent:
             entry["bytes"] = sent

@@ -18,11 +18,13 @@ from .cdn import Cdn
 from .control import ControlApi
 from .corpus import build_store
 from .faults import Faults
+from .gzip_encoding import GzipCache
 from .handler import FakeHTTPServer
 from .names import normalize
 from .origin import Origin, Unsatisfiable, byte_range, parse_route
 from .response import Response
 from .store import FileRec, Store, file_path
+from .wan import OFF, Shaper, WanProfile
 from .xmlrpc_api import DEFAULT_CHANGELOG_CAP, XmlRpcApi
 
 XMLRPC_PATHS = ("/pypi", "/pypi/", "/RPC2")
@@ -52,6 +54,7 @@ class FakePyPI:
         public_url: str | None = None,
         simple_json: bool = True,
         request_log_size: int = 100_000,
+        wan: WanProfile = OFF,
     ) -> None:
         self.host = host
         self._port = port
@@ -65,6 +68,8 @@ class FakePyPI:
         self.faults = Faults(seed)
         self.origin = Origin(self.store, lambda: self.file_base_url)
         self.control = ControlApi(self)
+        self.shaper = Shaper(wan)
+        self.gzip_cache = GzipCache()
         self.set_simple_json(simple_json)
         self._log: deque[dict] = deque(maxlen=request_log_size)
         self._log_lock = threading.Lock()
@@ -168,9 +173,11 @@ class FakePyPI:
         return Response(206, data[start : end + 1], headers, resp.content_type)
 
     def log_request(self, method: str, path: str, accept: str | None, status: int, nbytes: int,
-                    fault_ids: list[int], client: str) -> dict:
+                    fault_ids: list[int], client: str, wan_delay: float = 0.0,
+                    encoding: str | None = None) -> dict:
         entry = {"method": method, "path": path, "accept": accept, "status": status, "bytes": nbytes,
-                 "time": time.time(), "faults": fault_ids, "client": client}
+                 "time": time.time(), "faults": fault_ids, "client": client, "wan_delay": wan_delay,
+                 "encoding": encoding}
         with self._log_lock:
             self._log.append(entry)
         return entry
@@ -264,7 +271,9 @@ class FakePyPI:
     # --------------------------------------------------------- observation
     def requests(self) -> list[dict]:
         """Request log (control API excluded): ``{"method", "path", "accept", "status", "bytes",
-        "time", "faults", "client"}``, oldest first."""
+        "time", "faults", "client", "wan_delay", "encoding"}``, oldest first. ``bytes`` are the
+        body bytes sent (compressed when ``encoding`` is ``gzip``); ``wan_delay`` the seconds the
+        WAN profile held the first byte back (round trip, plus setup on a new connection)."""
         with self._log_lock:
             return [dict(e) for e in self._log]
 
@@ -376,6 +385,15 @@ class FakePyPI:
         self.origin.offers = offers if enabled else tuple(o for o in offers if o != negotiation.V1_JSON)
         self.origin.clear_cache()
 
+    # ----------------------------------------------------------------- WAN
+    @property
+    def wan(self) -> WanProfile:
+        return self.shaper.profile
+
+    def set_wan(self, profile: WanProfile) -> None:
+        """Change the WAN shaping; open connections follow from their next request / write."""
+        self.shaper.profile = profile
+
     def state(self) -> dict:
         return {
             "base_url": self.base_url,
@@ -390,6 +408,7 @@ class FakePyPI:
             "simple_json": self.simple_json,
             "pins": self.pins(),
             "faults": self.list_faults(),
+            "wan": self.wan.as_dict(),
         }
 
 
