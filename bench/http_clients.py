@@ -226,8 +226,9 @@ def run_pycurl(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
                 free.append(c)
             if not queued:
                 break
-        if todo or len(free) < conc:
-            multi.select(0.1)
+        if (todo and free) or not (todo or len(free) < conc):
+            continue  # handles freed by this perform start at once, not after a select
+        multi.select(0.1)
     return total[0], total[1]
 
 
