@@ -221,6 +221,8 @@ class Client:
                             queue.append(job)
                     if not waiting:
                         break
+                if len(active) < limit and any(j.ready_at <= time.monotonic() for j in queue):
+                    continue  # start them now: a select first would idle them for a round trip
                 if active:
                     multi.select(POLL)
                 elif queue:

@@ -105,7 +105,6 @@ class Attempt:
         c.setopt(pycurl.PROXY, self.proxy or "")  # "" = direct, never libcurl's own reading of the environment
         if self.proxy:
             c.setopt(pycurl.PROXY_CAINFO, s.trust_file())
-            c.setopt(pycurl.SUPPRESS_CONNECT_HEADERS, 1)
         if gzip:
             c.setopt(pycurl.ACCEPT_ENCODING, "gzip")
         lines = [f"{k}: {v}" for k, v in headers.items()]
@@ -204,7 +203,7 @@ def _tls_line(host: str, message: str, settings: HttpSettings) -> str:
                 "a private CA goes into ca-bundle")
     if "expired" in low:
         return f"TLS: the certificate of {host} has expired ({message})"
-    if "error setting certificate" in low or "cafile" in low or "ca cert" in low:
+    if "trust anchors" in low or "error setting certificate" in low or "cafile" in low or "ca cert" in low:
         return f"TLS: cannot use {store} ({message})"
     return f"TLS: handshake with {host} failed ({message})"
 
