@@ -1,0 +1,85 @@
+"""HttpSettings: proxy resolution (config over environment, NO_PROXY), allowed hosts, Retry-After."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from mirror_tool.net import HttpSettings, RetryPolicy, retry_after
+
+UP = "https://upstream.test"
+
+
+def test_config_proxy_wins_over_every_environment_variable() -> None:
+    env = {"HTTPS_PROXY": "http://env-proxy:3128", "NO_PROXY": "upstream.test"}
+    s = HttpSettings.build(UP, proxy="http://conf-proxy:8080", environ=env)
+    assert s.proxy_for("https://upstream.test/simple/") == "http://conf-proxy:8080"
+    assert s.proxy_for("http://files.test/x.whl") == "http://conf-proxy:8080"
+
+
+def test_environment_proxy_by_scheme_either_case() -> None:
+    s = HttpSettings.build(UP, environ={"https_proxy": "http://tls-proxy:1", "HTTP_PROXY": "http://plain:2"})
+    assert s.proxy_for("https://upstream.test/") == "http://tls-proxy:1"
+    assert s.proxy_for("http://upstream.test/") == "http://plain:2"
+    assert HttpSettings.build(UP, environ={}).proxy_for("https://upstream.test/") is None
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "bypassed"),
+    [
+        ("upstream.test", "https://upstream.test/", True),
+        ("upstream.test", "https://a.upstream.test/", True),
+        (".upstream.test", "https://a.upstream.test/", True),
+        ("upstream.test", "https://notupstream.test/", False),
+        ("*", "https://anything.test/", True),
+        ("127.0.0.0/8", "http://127.0.0.5:8080/", True),
+        ("10.0.0.0/8", "http://127.0.0.5:8080/", False),
+        ("upstream.test:8443", "https://upstream.test:8443/", True),
+        ("upstream.test:8443", "https://upstream.test/", False),
+        ("other.test, upstream.test", "https://upstream.test/", True),
+    ],
+)
+def test_no_proxy_matching(no_proxy: str, url: str, bypassed: bool) -> None:
+    s = HttpSettings.build(UP, environ={"HTTPS_PROXY": "http://p:1", "HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy})
+    assert (s.proxy_for(url) is None) is bypassed
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://upstream.test/packages/a.whl", True),
+        ("https://upstream.test:443/x", True),
+        ("https://upstream.test:8443/x", False),  # same name, another port: another server
+        ("https://files.test/packages/a.whl", True),
+        ("http://files.test/packages/a.whl", True),
+        ("https://files.test:9000/x", False),
+        ("https://pinned.test:9000/x", True),
+        ("https://evil.test/x", False),
+        ("ftp://upstream.test/x", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_allowed_hosts(url: str, allowed: bool) -> None:
+    s = HttpSettings.build(UP, environ={}, download_hosts=("files.test", "pinned.test:9000"))
+    assert s.host_allowed(url) is allowed
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after("7") == 7.0
+    assert retry_after(None) is None
+    assert retry_after("soon") is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= (retry_after(later) or 0) <= 31
+
+
+def test_backoff_is_bounded() -> None:
+    policy = RetryPolicy(backoff=0.5, backoff_max=2.0)
+    assert [policy.delay(n) for n in range(4)] == [0.5, 1.0, 2.0, 2.0]
+
+
+def test_trust_file_is_the_bundle_when_given(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "ca.pem"
+    assert HttpSettings.build(UP, environ={}, ca_bundle=str(bundle)).trust_file() == str(bundle)
+    assert HttpSettings.build(UP, environ={}).trust_file().endswith((".crt", ".pem"))
