@@ -10,7 +10,7 @@ set -euo pipefail
 
 CONF=/etc/containers/containers.conf
 PACKAGES=(podman runc conmon netavark aardvark-dns iptables uidmap slirp4netns debootstrap
-          debian-archive-keyring ca-certificates nginx-light logrotate cron make
+          debian-archive-keyring ca-certificates nginx-light logrotate cron make tinyproxy
           python3 python3-venv python3-pip git curl)
 
 log() { printf 'setup-host: %s\n' "$*"; }
