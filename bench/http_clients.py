@@ -137,6 +137,40 @@ def run_http11(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
     return _threads(urls, conc, fetch)
 
 
+def run_net(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
+    """Our layer (mirror_tool/net on pycurl): files through download_many, documents from threads."""
+    from urllib.parse import urlsplit
+
+    from mirror_tool.net import BufferSink, Client, DownloadJob, HttpSettings
+
+    parts = urlsplit(urls[0])
+    client = Client(HttpSettings.build(f"{parts.scheme}://{parts.netloc}", environ={}, connections=conc))
+    if not files:
+
+        def fetch(url: str) -> int:
+            page = client.get(url, headers={"Accept": "application/json"})
+            if page.status != 200:
+                raise RuntimeError(f"HTTP {page.status}")
+            return len(page.body)
+
+        return _threads(urls, conc, fetch)
+
+    class Counter(BufferSink):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def write(self, data: bytes) -> None:
+            self.n += len(data)
+
+        def restart(self) -> None:
+            self.n = 0
+
+    jobs = [DownloadJob(url, Counter()) for url in urls]
+    results = client.download_many(jobs, conc)
+    bad = sum(isinstance(r, BaseException) for r in results)
+    return sum(j.sink.n for j in jobs), bad  # type: ignore[attr-defined]
+
+
 def run_aiohttp(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
     import asyncio
 
@@ -233,7 +267,7 @@ def run_pycurl(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
 
 
 LIBS = {"urllib3": run_urllib3, "aiohttp": run_aiohttp, "pycurl": run_pycurl, "httpx": run_httpx,
-        "niquests": run_niquests, "http11": run_http11}
+        "niquests": run_niquests, "http11": run_http11, "net": run_net}
 
 
 def main(argv: list[str]) -> int:

@@ -134,3 +134,35 @@ def test_xmlrpc_post(fakepypi: FakePyPI) -> None:
     answer = client.request("POST", f"{fakepypi.base_url}/pypi", body=body, headers={"Content-Type": "text/xml"})
     assert answer.status == 200
     assert xmlrpc.client.loads(answer.body)[0][0] == fakepypi.last_serial
+
+
+def test_one_client_serves_threads_and_forked_workers(fakepypi: FakePyPI) -> None:
+    """The parent's handles stay the parent's: a forked child and threads each get their own."""
+    import multiprocessing
+    import threading
+
+    client = client_for(fakepypi)
+    url = f"{fakepypi.base_url}/pypi/foo-bar/json"
+    assert client.get(url).status == 200  # the parent now holds a connection
+    global _FORKED
+    _FORKED = (client, url)  # inherited by the forked workers, as workers.py hands them its state
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        statuses = pool.map(_status_in_child, range(4))
+    assert statuses == [200] * 4
+    seen: list[int] = []
+    threads = [threading.Thread(target=lambda: seen.append(client.get(url).status)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [200] * 4 and client.get(url).status == 200
+
+
+_FORKED: tuple[Client, str] | None = None
+
+
+def _status_in_child(_: int) -> int:
+    assert _FORKED is not None
+    client, url = _FORKED
+    return client.get(url).status

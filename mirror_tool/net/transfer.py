@@ -122,6 +122,10 @@ class Attempt:
             if body is not None:
                 c.setopt(pycurl.POSTFIELDS, body)
         c.setopt(pycurl.BUFFERSIZE, 256 * 1024)
+        if self.url.startswith("https:"):
+            # Wait for a connection being set up to the same host rather than open another: over
+            # HTTP/2 (negotiated by TLS ALPN) concurrent requests then share one connection.
+            c.setopt(pycurl.PIPEWAIT, 1)
         c.setopt(pycurl.HEADERFUNCTION, self._header)
         c.setopt(pycurl.WRITEFUNCTION, self._write)
 

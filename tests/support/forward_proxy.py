@@ -49,10 +49,10 @@ class ForwardProxy:
 
     def start(self) -> "ForwardProxy":
         for _ in range(5):  # the free port may be taken between the probe and tinyproxy's bind
-            self.port = _free_port()
+            self.port = free_port()
             self.proc = subprocess.Popen([self.binary, "-d", "-c", str(self._config())],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if _wait_listening(self.port, self.proc):
+            if wait_listening(self.port, self.proc):
                 return self
             self.stop()
         raise RuntimeError(f"tinyproxy did not start (config: {self.dir / 'tinyproxy.conf'})")
@@ -74,13 +74,13 @@ class ForwardProxy:
         self.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end and proc.poll() is None:
         try:
