@@ -83,3 +83,43 @@ def test_trust_file_is_the_bundle_when_given(tmp_path) -> None:  # type: ignore[
     bundle = tmp_path / "ca.pem"
     assert HttpSettings.build(UP, environ={}, ca_bundle=str(bundle)).trust_file() == str(bundle)
     assert HttpSettings.build(UP, environ={}).trust_file().endswith((".crt", ".pem"))
+
+
+def test_settings_from_todays_mirror_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Today's [mirror] (timeout, retries) maps onto the layer; the proposed keys default until the schema has them."""
+    from mirror_tool.config import MirrorSettings
+    from mirror_tool.net import settings_from_config
+
+    mirror = MirrorSettings(directory=tmp_path, master="https://upstream.test/", timeout=7.0, retries=2)
+    s = settings_from_config(mirror, user_agent="pypi-mirror/test", environ={"HTTPS_PROXY": "http://p:1"})
+    assert (s.upstream, s.connect_timeout, s.read_timeout, s.retry.attempts) == ("https://upstream.test", 7.0, 7.0, 3)
+    assert s.proxy_for("https://upstream.test/simple/") == "http://p:1"
+    assert s.caps.project == 64 << 20 and s.connections == 4 and s.user_agent == "pypi-mirror/test"
+
+
+def test_hashing_sink_restarts_its_writer() -> None:
+    from mirror_tool.errors import IntegrityError
+    from mirror_tool.net import HashingSink
+
+    opened: list[list[bytes]] = []
+    discarded: list[int] = []
+
+    class Writer:
+        def __init__(self) -> None:
+            self.data: list[bytes] = []
+            opened.append(self.data)
+
+        def write(self, data: memoryview) -> None:
+            self.data.append(bytes(data))
+
+        def discard(self) -> None:
+            discarded.append(len(opened))
+
+    sink = HashingSink(Writer)
+    sink.write(b"half a bo")
+    sink.restart()
+    sink.write(b"whole body")
+    assert opened == [[b"half a bo"], [b"whole body"]] and discarded == [1]
+    sink.verify(__import__("hashlib").sha256(b"whole body").hexdigest())
+    with pytest.raises(IntegrityError):
+        sink.verify("0" * 64, "https://upstream.test/f.whl")

@@ -24,12 +24,12 @@ from mirror_tool.net.errors import (
     TransportError,
     feed_error,
 )
-from mirror_tool.net.settings import Caps, HttpSettings, RetryPolicy
-from mirror_tool.net.transfer import BufferSink, Sink
+from mirror_tool.net.settings import Caps, HttpSettings, RetryPolicy, settings_from_config
+from mirror_tool.net.sinks import BufferSink, HashingSink, Sink
 
 __all__ = [
     "Client", "Downloaded", "DownloadJob", "Response", "retry_after", "POLL",
-    "HttpSettings", "Caps", "RetryPolicy", "Sink", "BufferSink",
+    "HttpSettings", "Caps", "RetryPolicy", "settings_from_config", "Sink", "BufferSink", "HashingSink",
     "Stopped", "NetError", "TransportError", "HTTPStatusError", "RateLimited", "TLSError", "ProxyError",
     "DeadlineExceeded", "BodyTooLarge", "ForeignHost", "feed_error",
 ]

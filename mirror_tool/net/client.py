@@ -29,7 +29,8 @@ import pycurl
 from mirror_tool.errors import IntegrityError, RetryableError
 from mirror_tool.net.errors import HTTPStatusError, NetError, RateLimited, Stopped
 from mirror_tool.net.settings import HttpSettings
-from mirror_tool.net.transfer import Attempt, BufferSink, Sink, refuse_foreign
+from mirror_tool.net.sinks import BufferSink, Sink
+from mirror_tool.net.transfer import Attempt, refuse_foreign
 from mirror_tool.stop import StopToken
 
 log = logging.getLogger("mirror_tool.net")

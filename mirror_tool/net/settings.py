@@ -176,4 +176,49 @@ def _bypassed(host: str, port: int | None, entries: tuple[str, ...]) -> bool:
     return False
 
 
-__all__ = ["Caps", "HttpSettings", "RetryPolicy", "MiB", "DEFAULT_DOWNLOAD_HOSTS"]
+
+
+def settings_from_config(mirror: object, *, user_agent: str, upstream: str | None = None,
+                         environ: Mapping[str, str] | None = None) -> HttpSettings:
+    """`HttpSettings` from a `[mirror]` settings object (attribute = key with `-` as `_`).
+
+    The keys this layer proposes (proxy, ca_bundle, request_deadline, download_deadline,
+    retry_after_max, download_hosts, connections, max_*_size) are read when the config schema has
+    them and fall back to the defaults above until it does; `timeout` and `retries` exist today.
+    `upstream` overrides `master` (the PURGE client talks to `purge-url`).
+    """
+
+    def key(name: str, default: object) -> object:
+        value = getattr(mirror, name, None)
+        return default if value is None or value == "" else value
+
+    defaults = HttpSettings(upstream="")
+    timeout = float(key("timeout", defaults.connect_timeout))  # type: ignore[arg-type]
+    caps = Caps(
+        project=int(key("max_project_size", Caps.project)),  # type: ignore[call-overload]
+        index=int(key("max_index_size", Caps.index)),  # type: ignore[call-overload]
+        metadata=int(key("max_metadata_size", Caps.metadata)),  # type: ignore[call-overload]
+        xmlrpc=int(key("max_xmlrpc_size", Caps.xmlrpc)),  # type: ignore[call-overload]
+    )
+    retry = RetryPolicy(attempts=int(key("retries", 3)) + 1,  # type: ignore[call-overload]
+                        retry_after_max=float(key("retry_after_max", RetryPolicy.retry_after_max)))  # type: ignore[arg-type]
+    proxy = key("proxy", None)
+    ca_bundle = key("ca_bundle", None)
+    return HttpSettings.build(
+        str(upstream or getattr(mirror, "master")),
+        proxy=None if proxy is None else str(proxy),
+        environ=environ,
+        ca_bundle=None if ca_bundle is None else str(ca_bundle),
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        deadline=float(key("request_deadline", defaults.deadline)),  # type: ignore[arg-type]
+        download_deadline=float(key("download_deadline", defaults.download_deadline)),  # type: ignore[arg-type]
+        caps=caps,
+        download_hosts=tuple(key("download_hosts", defaults.download_hosts)),  # type: ignore[call-overload]
+        retry=retry,
+        connections=int(key("connections", defaults.connections)),  # type: ignore[call-overload]
+        user_agent=user_agent,
+    )
+
+
+__all__ = ["Caps", "HttpSettings", "RetryPolicy", "MiB", "DEFAULT_DOWNLOAD_HOSTS", "settings_from_config"]

@@ -11,7 +11,7 @@ followed by libcurl: every hop's host is checked first), and what each failure m
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from typing import Callable
 
 import pycurl
 
@@ -25,30 +25,7 @@ from mirror_tool.net.errors import (
     TransportError,
 )
 from mirror_tool.net.settings import HttpSettings
-
-
-class Sink(Protocol):
-    """Where a body goes: `write` each piece as it arrives; `restart` before a retry re-sends it."""
-
-    def write(self, data: bytes) -> object: ...
-
-    def restart(self) -> None: ...
-
-
-class BufferSink:
-    """A body kept in memory (documents)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.parts.append(data)
-
-    def restart(self) -> None:
-        self.parts.clear()
-
-    def getvalue(self) -> bytes:
-        return b"".join(self.parts)
+from mirror_tool.net.sinks import Sink
 
 
 #: libcurl codes, named (pycurl exports them as E_*); grouped by what the client does with them.
@@ -234,4 +211,4 @@ def refuse_foreign(method: str, url: str) -> ForeignHost:
 
 CurlFactory = Callable[[], pycurl.Curl]
 
-__all__ = ["Attempt", "BufferSink", "Sink", "refuse_foreign"]
+__all__ = ["Attempt", "refuse_foreign"]
