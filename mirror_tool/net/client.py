@@ -225,7 +225,8 @@ class Client:
                 if len(active) < limit and any(j.ready_at <= time.monotonic() for j in queue):
                     continue  # start them now: a select first would idle them for a round trip
                 if active:
-                    multi.select(POLL)
+                    wait_ms = multi.timeout()  # libcurl's own next timer (-1: none)
+                    multi.select(POLL if wait_ms < 0 else min(POLL, wait_ms / 1000))
                 elif queue:
                     self._sleep(min(POLL, max(0.0, min(j.ready_at for j in queue) - time.monotonic())))
         except BaseException as exc:
