@@ -93,3 +93,11 @@ def test_an_unreachable_proxy_is_one_line_naming_it(behind_proxy: HostileUpstrea
     with pytest.raises(ProxyError) as err:
         client.get(behind_proxy.url("/simple/"))
     assert "proxy http://127.0.0.1:9" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_proxy_credentials_never_reach_the_message(behind_proxy: HostileUpstream) -> None:
+    client = Client(HttpSettings.build(behind_proxy.url(""), proxy="http://mirror:s3cret@127.0.0.1:9", environ={},
+                                       retry=ONCE))
+    with pytest.raises(ProxyError) as err:
+        client.get(behind_proxy.url("/simple/"))
+    assert "s3cret" not in str(err.value) and "http://***@127.0.0.1:9" in str(err.value)

@@ -274,7 +274,7 @@ class Client:
             return self._retry_status(job, status, headers)
         if job.download:
             if status != 200:
-                job.error = HTTPStatusError(f"GET {job.url}: HTTP {status}", job.url, status)
+                job.error = HTTPStatusError(f"GET {job.url}: HTTP {status}{att.via()}", job.url, status)
                 return False
             if job.expected_size is not None and att.received != job.expected_size:
                 return self._failed(job, IntegrityError(f"{job.url}: got {att.received} bytes, "
@@ -314,7 +314,8 @@ class Client:
                                     f"more than the {bound:.0f} s the retry policy allows", job.url, status)
             return False
         cls = RateLimited if status == 429 else HTTPStatusError
-        return self._failed(job, cls(f"{job.method} {job.url}: HTTP {status}", job.url, status), after)
+        via = job.attempt.via() if job.attempt is not None else ""
+        return self._failed(job, cls(f"{job.method} {job.url}: HTTP {status}{via}", job.url, status), after)
 
     def _failed(self, job: _Job, exc: BaseException, wait: float | None = None) -> bool:
         """Retry `job` after `exc` when the policy allows, else make `exc` its outcome."""

@@ -150,6 +150,10 @@ class Attempt:
         target = self.curl.getinfo(pycurl.REDIRECT_URL)
         return str(target) if target else None
 
+    def via(self) -> str:
+        """` (via proxy URL)` for messages about a proxied request, else empty."""
+        return f" (via proxy {_redact(self.proxy)})" if self.proxy else ""
+
     def failure(self, code: int, message: str) -> BaseException:
         """What a libcurl error means for this attempt (retryable ones are TransportError)."""
         if self.sink_error is not None:
@@ -157,7 +161,7 @@ class Attempt:
         if self.too_large is not None:
             return self.too_large
         where = f"{self.method} {self.url}"
-        via = f" (via proxy {_redact(self.proxy)})" if self.proxy else ""
+        via = self.via()
         host = self.url.split("/")[2] if "//" in self.url else self.url
         if code in _TLS_CODES:
             return TLSError(_tls_line(host, message, self.settings), self.url)
