@@ -138,7 +138,7 @@ def run_http11(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
 
 
 def run_net(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
-    """Our layer (mirror_tool/net on pycurl): files through download_many, documents from threads."""
+    """Our layer (mirror_tool/net on pycurl): documents through get_many, files through download_many."""
     from urllib.parse import urlsplit
 
     from mirror_tool.net import BufferSink, Client, DownloadJob, HttpSettings
@@ -146,14 +146,9 @@ def run_net(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
     parts = urlsplit(urls[0])
     client = Client(HttpSettings.build(f"{parts.scheme}://{parts.netloc}", environ={}, connections=conc))
     if not files:
-
-        def fetch(url: str) -> int:
-            page = client.get(url, headers={"Accept": "application/json"})
-            if page.status != 200:
-                raise RuntimeError(f"HTTP {page.status}")
-            return len(page.body)
-
-        return _threads(urls, conc, fetch)
+        pages = client.get_many(urls, headers={"Accept": "application/json"}, concurrency=conc)
+        ok = [p for p in pages if not isinstance(p, BaseException) and p.status == 200]
+        return sum(len(p.body) for p in ok), len(pages) - len(ok)  # type: ignore[union-attr]
 
     class Counter(BufferSink):
         def __init__(self) -> None:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,6 +74,11 @@ class Fake:
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=120) as resp:
             return json.loads(resp.read())
 
+    def cpu(self) -> float:
+        """CPU seconds the fake has used so far (a saturated fake caps every client alike)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
@@ -85,6 +92,7 @@ def prepare(fake: Fake) -> tuple[list[str], list[str]]:
             up = fake.call("upload", {"name": f"Mix-{size}", "version": f"{i}.0", "file_size": size,
                                       "files": ["wheel"]})
             files += [f["url"] for f in up["files"]]
+    random.Random(0).shuffle(files)  # sizes mixed, as a sync meets them (not all big files last)
     names = {re.sub(r"[-_.]+", "-", row[0]).lower() for row in fake.call("journal")["rows"]}
     # the normalized name: no redirect; the file-mix projects are not part of the document workload
     docs = [f"{fake.base}/pypi/{norm}/json" for norm in sorted(names) if not norm.startswith("mix-")]
@@ -98,17 +106,19 @@ def run_one(fake: Fake, lib: str, workload: str, urlfile: Path, procs: int, conc
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [python, str(ROOT / "bench" / "http_clients.py"), lib, workload, str(urlfile),
            "--procs", str(procs), "--conc", str(conc)]
+    server_cpu = fake.cpu()
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
+    server_cpu = fake.cpu() - server_cpu
     assert proc.stdout is not None
     out = json.loads(proc.stdout.read() or b'{"requests": 0, "bytes": 0, "errors": -1}')
     log = fake.call("requests")["requests"]
     wan = fake.call("state")["wan"]
     return {"lib": lib, "workload": workload, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
             "status": status, **out, "wire": sum(e["bytes"] for e in log),
-            "limit": limit(log, wan, procs * conc)}
+            "limit": limit(log, wan, procs * conc), "server_cpu": server_cpu}
 
 
 def limit(log: list[dict], wan: dict, streams: int) -> float:
@@ -124,8 +134,8 @@ def limit(log: list[dict], wan: dict, streams: int) -> float:
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| workload | library | wall s (median) | CPU s (user+sys) | wire MB | limit s | of limit | errors |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    out = ["| workload | library | wall s (median) | CPU s (user+sys) | wire MB | limit s | of limit | fake's CPU s | errors |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["workload"], r["lib"]), []).append(r)
@@ -135,6 +145,7 @@ def table(rows: list[dict]) -> str:
         lim = statistics.median(r["limit"] for r in rs)
         out.append(f"| {workload} ({rs[0]['requests']} GETs) | {lib} | {wall:.2f} | {cpu:.2f} | "
                    f"{statistics.median(r['wire'] for r in rs) / 1e6:.1f} | {lim:.2f} | {lim / wall:.0%} | "
+                   f"{statistics.median(r['server_cpu'] for r in rs):.2f} | "
                    f"{sum(r['errors'] for r in rs)} |")
     return "\n".join(out)
 
@@ -150,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fake-root", type=Path, default=ROOT, help="repository whose tests/fakepypi to run")
     args = p.parse_args(argv)
     libs = args.libs.split(",")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below (stop the fake)
     WORK.mkdir(parents=True, exist_ok=True)
     for name in {VENV_OF[lib] for lib in libs} - {None}:
         ensure_venv(name)  # type: ignore[arg-type]
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         fake.stop()
     (WORK / "http_libs.json").write_text(json.dumps(rows, indent=1))
     print(f"\nWAN preset, {args.procs} processes x {args.conc} concurrent requests, median of {args.reps}\n")
+    (WORK / f"http_libs-c{args.conc}.md").write_text(table(rows) + "\n")
     print(table(rows))
     return 0
 

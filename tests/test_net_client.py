@@ -166,3 +166,11 @@ def _status_in_child(_: int) -> int:
     assert _FORKED is not None
     client, url = _FORKED
     return client.get(url).status
+
+
+def test_get_many_fetches_documents_at_once_in_order(fakepypi: FakePyPI) -> None:
+    client = client_for(fakepypi)
+    names = ["foo-bar", "no-such-project", "pre-release", "plat-wheels"]
+    pages = client.get_many([f"{fakepypi.base_url}/pypi/{n}/json" for n in names], concurrency=3)
+    assert [getattr(p, "status", p) for p in pages] == [200, 404, 200, 200]
+    assert [p.url.rsplit("/", 2)[1] for p in pages] == names  # type: ignore[union-attr]

@@ -145,6 +145,15 @@ class Client:
         self._run([job], 1)
         return self._outcome(job)  # type: ignore[return-value]
 
+    def get_many(self, urls: Sequence[str], *, headers: dict[str, str] | None = None, cap: int | None = None,
+                 concurrency: int | None = None, deadline: float | None = None) -> list[Response | BaseException]:
+        """GET several documents at once (e.g. the next projects' JSON while files download);
+        results in order, each a `Response` or the error it ended with; a stop raises Stopped."""
+        jobs = [_Job("GET", url, dict(headers or {}), None, BufferSink(), cap or self.settings.caps.small, True,
+                     deadline or self.settings.deadline, True) for url in urls]
+        self._run(jobs, self._limit(concurrency))
+        return [j.error if j.error is not None else j.result for j in jobs]  # type: ignore[misc]
+
     def download(self, url: str, sink: Sink, *, expected_size: int | None = None,
                  verify: Callable[[], None] | None = None, cap: int | None = None,
                  deadline: float | None = None) -> Downloaded:
@@ -164,14 +173,17 @@ class Client:
 
         Each entry is a `Downloaded` or the error that file ended with; a stop raises Stopped.
         """
-        limit = max(1, min(concurrency or self.settings.connections, self.settings.connections))
         internal = [
             _Job("GET", j.url, {}, None, j.sink, j.cap or NO_CAP, False,
                  deadline or self.settings.download_deadline, True, True, j.expected_size, j.verify)
             for j in jobs
         ]
-        self._run(internal, limit)
+        self._run(internal, self._limit(concurrency))
         return [j.error if j.error is not None else j.result for j in internal]  # type: ignore[misc]
+
+    def _limit(self, concurrency: int | None) -> int:
+        """Requests in flight at once: as asked, never more than the connection cap."""
+        return max(1, min(concurrency or self.settings.connections, self.settings.connections))
 
     def close(self) -> None:
         """Free this thread's handles (idle connections close)."""

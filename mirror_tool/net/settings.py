@@ -15,6 +15,7 @@ call site reads the environment or the config on its own. Resolution rules, in o
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import ssl
@@ -113,13 +114,7 @@ class HttpSettings:
     # -- trust --------------------------------------------------------------------------------
     def trust_file(self) -> str:
         """The one PEM bundle that verifies every certificate (upstream, file hosts, https proxy)."""
-        if self.ca_bundle:
-            return self.ca_bundle
-        paths = ssl.get_default_verify_paths()
-        for candidate in (paths.cafile, paths.openssl_cafile):
-            if candidate and os.path.exists(candidate):
-                return candidate
-        return "/etc/ssl/certs/ca-certificates.crt"
+        return self.ca_bundle or _system_bundle()
 
     # -- hosts --------------------------------------------------------------------------------
     def host_allowed(self, url: str) -> bool:
@@ -138,6 +133,16 @@ class HttpSettings:
             if (want and port == int(want)) or (not want and port in (80, 443)):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def _system_bundle() -> str:
+    """The system's CA bundle as Python's ssl finds it (SSL_CERT_FILE honoured); looked up once."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return "/etc/ssl/certs/ca-certificates.crt"
 
 
 def _has_port(entry: str) -> bool:
