@@ -15,6 +15,7 @@ easy handles (created lazily; a child never touches handles inherited from its p
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
@@ -209,15 +210,18 @@ class Client:
     def _run(self, jobs: list[_Job], limit: int) -> None:
         state = self._state()
         multi = state.multi
-        queue: deque[_Job] = deque(jobs)
+        ready: deque[_Job] = deque(jobs)  # may start now, in order
+        delayed: list[tuple[float, int, _Job]] = []  # waiting out a retry's backoff (heap)
         active: dict[int, tuple[_Job, pycurl.Curl]] = {}
         try:
-            while queue or active:
+            while ready or delayed or active:
                 if self._stopped():
                     raise Stopped("stopped while requests were in flight")
                 now = time.monotonic()
-                for job in [j for j in queue if j.ready_at <= now][: max(0, limit - len(active))]:
-                    queue.remove(job)
+                while delayed and delayed[0][0] <= now:
+                    ready.append(heapq.heappop(delayed)[2])
+                while ready and len(active) < limit:
+                    job = ready.popleft()
                     curl = self._start(job, state)
                     if curl is not None:
                         multi.add_handle(curl)
@@ -231,16 +235,19 @@ class Client:
                         multi.remove_handle(curl)
                         state.free.append(curl)
                         if self._finish(job, code, message):
-                            queue.append(job)
+                            if job.ready_at <= time.monotonic():
+                                ready.append(job)
+                            else:
+                                heapq.heappush(delayed, (job.ready_at, id(job), job))
                     if not waiting:
                         break
-                if len(active) < limit and any(j.ready_at <= time.monotonic() for j in queue):
+                if ready and len(active) < limit:
                     continue  # start them now: a select first would idle them for a round trip
                 if active:
                     wait_ms = multi.timeout()  # libcurl's own next timer (-1: none)
                     multi.select(POLL if wait_ms < 0 else min(POLL, wait_ms / 1000))
-                elif queue:
-                    self._sleep(min(POLL, max(0.0, min(j.ready_at for j in queue) - time.monotonic())))
+                elif delayed:
+                    self._sleep(min(POLL, max(0.0, delayed[0][0] - time.monotonic())))
         except BaseException as exc:
             for job, curl in active.values():
                 multi.remove_handle(curl)

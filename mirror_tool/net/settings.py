@@ -117,14 +117,18 @@ class HttpSettings:
         return self.ca_bundle or _system_bundle()
 
     # -- hosts --------------------------------------------------------------------------------
+    @functools.cached_property
+    def _upstream_origin(self) -> tuple[str, int]:
+        up = urlsplit(self.upstream)
+        return (up.hostname or "").lower(), up.port or (443 if up.scheme == "https" else 80)
+
     def host_allowed(self, url: str) -> bool:
         """True when `url` is http(s) on the upstream's own host:port or a configured download host."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return False
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        up = urlsplit(self.upstream)
-        if parts.hostname == (up.hostname or "").lower() and port == (up.port or (443 if up.scheme == "https" else 80)):
+        if (parts.hostname, port) == self._upstream_origin:
             return True
         for entry in self.download_hosts:
             host, _, want = entry.lower().rpartition(":") if _has_port(entry) else (entry.lower(), "", "")

@@ -33,6 +33,7 @@ _TLS_CODES = {pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CACERT_BADFILE, py
               pycurl.E_SSL_CERTPROBLEM}
 _PROXY_CODES = {pycurl.E_COULDNT_RESOLVE_PROXY}
 _TIMEOUT = pycurl.E_OPERATION_TIMEDOUT
+LARGE = 1 << 20  # bytes: a body this large gets a 256 KiB receive buffer
 _WRITE_ERROR = pycurl.E_WRITE_ERROR
 
 
@@ -98,7 +99,10 @@ class Attempt:
             c.setopt(pycurl.CUSTOMREQUEST, self.method)
             if body is not None:
                 c.setopt(pycurl.POSTFIELDS, body)
-        c.setopt(pycurl.BUFFERSIZE, 256 * 1024)
+        if not gzip and (self.expected_size is None or self.expected_size > LARGE):
+            # Large files in fewer, larger pieces (fewer callbacks); documents and small files keep libcurl's
+            # default buffer, since a larger one costs an allocation per transfer.
+            c.setopt(pycurl.BUFFERSIZE, 256 * 1024)
         if self.url.startswith("https:"):
             # Wait for a connection being set up to the same host rather than open another: over
             # HTTP/2 (negotiated by TLS ALPN) concurrent requests then share one connection.
