@@ -87,10 +87,12 @@ def test_trust_file_is_the_bundle_when_given(tmp_path) -> None:  # type: ignore[
 
 def test_settings_from_todays_mirror_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Today's [mirror] (timeout, retries) maps onto the layer; the proposed keys default until the schema has them."""
-    from mirror_tool.config import MirrorSettings
+    from mirror_tool.config import load_config
     from mirror_tool.net import settings_from_config
 
-    mirror = MirrorSettings(directory=tmp_path, master="https://upstream.test/", timeout=7.0, retries=2)
+    conf = tmp_path / "mirror.conf"
+    conf.write_text(f"[mirror]\ndirectory = {tmp_path}/m\nmaster = https://upstream.test/\ntimeout = 7\nretries = 2\n")
+    mirror = load_config(conf).mirror
     s = settings_from_config(mirror, user_agent="pypi-mirror/test", environ={"HTTPS_PROXY": "http://p:1"})
     assert (s.upstream, s.connect_timeout, s.read_timeout, s.retry.attempts) == ("https://upstream.test", 7.0, 7.0, 3)
     assert s.proxy_for("https://upstream.test/simple/") == "http://p:1"
