@@ -1,8 +1,7 @@
 """The crontab line the role installs is the command these tests run.
 
-`roles/pypi_mirror/templates/cron.j2` is rendered with jinja2 from the role's
-`defaults/main.yml` (as Ansible's template module would: `trim_blocks`, plus the two Ansible
-filters the defaults use, `bool` and `hash`). The job line must have the exact form fixed in
+`roles/pypi_mirror/templates/cron.j2` is rendered by Ansible from the role's
+`defaults/main.yml` (tests/support/role_render.py). The job line must have the exact form fixed in
 docs/design.md. The only transformation before running it is replacing four production paths by
 test paths, as whole substrings:
 
@@ -18,7 +17,6 @@ the current user; the role's molecule scenario covers the real user).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,12 +24,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
 from mirror_tool.config import load_config
 from mirror_tool.lock import MirrorLock
+from tests.support.role_render import prepare_renders, render_template, role_vars
 from tests.test_wrapper_support import LOG_LINE, metric, read_metrics, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,46 +44,7 @@ CRON_LINE = re.compile(
 )
 
 
-def _ansible_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "yes", "true", "on", "y", "t")
-
-
-def _ansible_hash(value: object, algorithm: str = "sha1") -> str:
-    return hashlib.new(algorithm, str(value).encode()).hexdigest()
-
-
-def _jinja_env() -> jinja2.Environment:
-    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.filters["bool"] = _ansible_bool
-    env.filters["hash"] = _ansible_hash
-    return env
-
-
-def role_vars(**overrides: object) -> dict:
-    """The role defaults with their `{{ }}` references resolved (what Ansible would compute)."""
-    env = _jinja_env()
-    raw = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    values = {"inventory_hostname": HOSTNAME, "playbook_dir": str(ROOT / "playbooks"),
-              "ansible_playbook_python": sys.executable, **raw, **overrides}
-    for _ in range(10):
-        changed = False
-        for key, value in values.items():
-            if isinstance(value, str) and "{{" in value:
-                try:
-                    rendered = env.from_string(value).render(values)
-                except jinja2.UndefinedError:
-                    continue
-                if rendered != value:
-                    values[key], changed = rendered, True
-        if not changed:
-            break
-    return values
-
-
-def render_template(name: str, variables: dict) -> str:
-    return _jinja_env().from_string((ROLE / "templates" / name).read_text()).render(variables)
+prepare_renders({"inventory_hostname": HOSTNAME})
 
 
 def cron_parts(text: str) -> tuple[dict[str, str], str]:
@@ -108,7 +67,7 @@ def cron_parts(text: str) -> tuple[dict[str, str], str]:
 @pytest.fixture
 def cron_job(tmp_path):
     """The rendered cron file's variables, its job line, and the line made runnable here."""
-    variables, line = cron_parts(render_template("cron.j2", role_vars()))
+    variables, line = cron_parts(render_template("cron.j2", inventory_hostname=HOSTNAME))
     bin_dir = Path(sys.executable).parent
     assert (bin_dir / "pypi-mirror-run").exists(), "pip install -e . first"
     paths = {
@@ -136,8 +95,8 @@ def run_as_cron(variables: dict[str, str], command: str, home: Path) -> int:
 
 def test_rendered_cron_line_has_the_designed_form():
     raw = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    values = role_vars()
-    variables, line = cron_parts(render_template("cron.j2", values))
+    values = role_vars(inventory_hostname=HOSTNAME)
+    variables, line = cron_parts(render_template("cron.j2", inventory_hostname=HOSTNAME))
     assert variables == {"LC_ALL": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     match = CRON_LINE.match(line)
     assert match, line
@@ -177,14 +136,16 @@ def test_cron_line_passes_lock_busy_exit_code(tmp_path, fakepypi, cron_job):
 
 def test_role_config_template_drives_the_wrapper(tmp_path, fakepypi):
     """The role's rendered config (paths moved to tmp) is accepted and its [wrapper] keys apply."""
-    values = role_vars(
-        pypi_mirror_directory=str(tmp_path / "mirror"),
-        pypi_mirror_master=fakepypi.base_url,
-        pypi_mirror_log_dir=str(tmp_path / "log"),
-        pypi_mirror_metrics_dir=str(tmp_path / "textfile"),
-    )
+    case = {
+        "inventory_hostname": HOSTNAME,
+        "pypi_mirror_directory": str(tmp_path / "mirror"),
+        "pypi_mirror_master": fakepypi.base_url,
+        "pypi_mirror_log_dir": str(tmp_path / "log"),
+        "pypi_mirror_metrics_dir": str(tmp_path / "textfile"),
+    }
+    values = role_vars(**case)
     config_path = tmp_path / "pypi-mirror.conf"
-    config_path.write_text(render_template("pypi-mirror.conf.j2", values))
+    config_path.write_text(render_template("pypi-mirror.conf.j2", **case))
     config = load_config(config_path)
     assert config.wrapper.time_limit == float(values["pypi_mirror_wrapper_time_limit"])
     assert config.wrapper.metrics_file == tmp_path / "textfile" / "pypi_mirror.prom"
