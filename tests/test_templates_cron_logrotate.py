@@ -7,8 +7,11 @@ with per-host minute offsets that spread the regions; the logrotate rules must p
 
 from __future__ import annotations
 
+import grp
+import pwd
 import re
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +164,7 @@ def test_logrotate_rules_rotate_and_signal_nginx(tmp_path: Path, logrotate_case:
     assert (mirror_logs / "wrapper.log.1").read_text() == "line\n"
     assert (vhost_logs / "access.log.1").read_text() == "line\n"
     assert (mirror_logs / "wrapper.log").exists()  # `create` made a fresh one
+    # The vhost's fresh logs are nginx's, as Debian's own rules for /var/log/nginx make them.
+    fresh = (vhost_logs / "access.log").stat()
+    assert (pwd.getpwuid(fresh.st_uid).pw_name, grp.getgrgid(fresh.st_gid).gr_name) == ("www-data", "adm")
+    assert stat.S_IMODE(fresh.st_mode) == 0o640
