@@ -95,8 +95,26 @@ def test_weekly_verify_entry() -> None:
     sync, verify = job_lines(text)
     assert design_cron_pattern().match(sync)
     offset = role_vars(inventory_hostname="mirror01.iad")["pypi_mirror_cron_offset"]
-    assert verify.startswith(f"{offset} 4 * * 3 pypi-mirror flock -w 3600 /run/lock/pypi-mirror-cron.lock ")
+    assert verify.startswith(f"{offset} 4 * * 3 pypi-mirror flock -n /run/pypi-mirror/verify.lock ")
     assert " /opt/pypi-mirror/venv/bin/pypi-mirror -c /etc/pypi-mirror.conf verify >> " in verify
+    # A read-only verify takes no sync lock: it must not wait on (nor block) the sync's flock file.
+    [sync_lock], [verify_lock] = (re.findall(r"flock -\w+ (\S+)", line) for line in (sync, verify))
+    assert sync_lock == "/run/pypi-mirror/cron.lock" and verify_lock != sync_lock
+    assert "--repair" not in verify and "--delete" not in verify
+
+
+def test_lock_files_live_in_the_mirror_users_directory() -> None:
+    """The tmpfiles.d entry recreates, at boot, the directory and lock files the cron lines use."""
+    text = render_template("tmpfiles.conf.j2", **VERIFY_CASE)
+    entries = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert entries == [
+        ["d", "/run/pypi-mirror", "0700", "pypi-mirror", "pypi-mirror", "-"],
+        ["f", "/run/pypi-mirror/cron.lock", "0600", "pypi-mirror", "pypi-mirror", "-"],
+        ["f", "/run/pypi-mirror/verify.lock", "0600", "pypi-mirror", "pypi-mirror", "-"],
+    ]
+    cron_locks = {lock for line in job_lines(render_template("cron.j2", **VERIFY_CASE))
+                  for lock in re.findall(r"flock -\w+ (\S+)", line)}
+    assert cron_locks == {entry[1] for entry in entries if entry[0] == "f"}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ test paths, as whole substrings:
 
     /opt/pypi-mirror/venv/bin/        -> this interpreter's bin/ (where pypi-mirror-run is installed)
     /etc/pypi-mirror.conf             -> the test's config file
-    /run/lock/pypi-mirror-cron.lock   -> <tmp>/pypi-mirror-cron.lock
+    /run/pypi-mirror/cron.lock        -> <tmp>/cron.lock
     /var/log/pypi-mirror/cron.log     -> <tmp>/log/cron.log
 
 The result runs as cron runs it: `env -i` with the cron file's variables (plus HOME, LOGNAME,
@@ -17,6 +17,7 @@ the current user; the role's molecule scenario covers the real user).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -38,7 +39,7 @@ HOSTNAME = "mirror-eu-west-1.example"
 
 CRON_LINE = re.compile(
     r"^(?P<minutes>\d+(?:,\d+)*) \* \* \* \* (?P<user>\S+) "
-    r"(?P<command>flock -n /run/lock/pypi-mirror-cron\.lock timeout -k 60 (?P<limit>\d+) "
+    r"(?P<command>flock -n /run/pypi-mirror/cron\.lock timeout -k 60 (?P<limit>\d+) "
     r"/opt/pypi-mirror/venv/bin/pypi-mirror-run -c /etc/pypi-mirror\.conf "
     r">> /var/log/pypi-mirror/cron\.log 2>&1)$"
 )
@@ -73,7 +74,7 @@ def cron_job(tmp_path):
     paths = {
         "/opt/pypi-mirror/venv/bin/": f"{bin_dir}/",
         "/etc/pypi-mirror.conf": str(tmp_path / "pypi-mirror.conf"),
-        "/run/lock/pypi-mirror-cron.lock": str(tmp_path / "pypi-mirror-cron.lock"),
+        "/run/pypi-mirror/cron.lock": str(tmp_path / "cron.lock"),
         "/var/log/pypi-mirror/cron.log": str(tmp_path / "log" / "cron.log"),
     }
     match = CRON_LINE.match(line)
@@ -155,3 +156,36 @@ def test_role_config_template_drives_the_wrapper(tmp_path, fakepypi):
     assert "Sync finished:" in (tmp_path / "log" / "wrapper.log").read_text()
     assert metric(read_metrics(tmp_path / "textfile" / "pypi_mirror.prom"), "exit_code") == 0
     assert json.loads((tmp_path / "mirror" / "stale.json").read_text())["projects"] == {}
+
+
+def test_weekly_verify_runs_while_a_sync_holds_its_locks(tmp_path, fakepypi):
+    """The role's verify line, started while a sync holds both the sync job's flock file and the
+    tool's lock, runs to its report at once: a read-only verify neither waits for nor blocks syncs."""
+    case = {
+        "inventory_hostname": HOSTNAME,
+        "pypi_mirror_verify_enabled": True,
+        "pypi_mirror_venv": str(Path(sys.executable).parent.parent),
+        "pypi_mirror_config_file": str(tmp_path / "pypi-mirror.conf"),
+        "pypi_mirror_run_dir": str(tmp_path / "run"),
+        "pypi_mirror_log_dir": str(tmp_path / "log"),
+    }
+    values = role_vars(**case)
+    text = render_template("cron.j2", **case)
+    variables, sync_line = cron_parts(text)
+    [sync_lock] = re.findall(r"flock -n (\S+) ", sync_line)
+    [verify_line] = [line for line in text.splitlines() if " verify >> " in line]
+    _, hour, _, _, weekday, user, command = verify_line.split(maxsplit=6)
+    assert (hour, weekday, user) == ("3", "0", "pypi-mirror")  # the user field is not applied here
+
+    config = write_config(tmp_path / "pypi-mirror.conf", tmp_path / "mirror", fakepypi.base_url)
+    synced = subprocess.run([str(Path(sys.executable).parent / "pypi-mirror"), "-c", str(config), "mirror"],
+                            capture_output=True, text=True, timeout=120)
+    assert synced.returncode == 0, synced.stderr
+    (tmp_path / "run").mkdir()
+    (tmp_path / "log").mkdir()
+    # A sync in progress: the sync job's flock file and the tool's own lock are both held.
+    with open(sync_lock, "w") as held, MirrorLock(tmp_path / "mirror" / ".lock"):
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run_as_cron(variables, command, tmp_path) == 0
+    report = Path(values["pypi_mirror_verify_log_file"]).read_text()
+    assert "Verify finished:" in report, report

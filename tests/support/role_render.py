@@ -153,12 +153,13 @@ class RoleRenderer:
         return {name: (dest / name).read_text(encoding="utf-8") for name in templates}
 
     def _make_render_role(self) -> None:
-        """Throw-away roles whose defaults and templates ARE the real role's (symlinks)."""
+        """Throw-away roles whose defaults, vars and templates ARE the real role's (symlinks)."""
         for name, tasks in (("pypi_mirror_render", LOOKUP_TASKS), ("pypi_mirror_render_module", MODULE_TASKS)):
             role = self.workdir / "roles" / name
             (role / "defaults").mkdir(parents=True)
             (role / "tasks").mkdir()
             (role / "defaults" / "main.yml").symlink_to(ROLE_DIR / "defaults" / "main.yml")
+            (role / "vars").symlink_to(ROLE_DIR / "vars")
             (role / "templates").symlink_to(ROLE_DIR / "templates")
             (role / "tasks" / "main.yml").write_text(tasks, encoding="utf-8")
 
