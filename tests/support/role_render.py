@@ -152,9 +152,24 @@ class RoleRenderer:
             self._ansible_playbook([play], [hostname])
         return {name: (dest / name).read_text(encoding="utf-8") for name in templates}
 
+    def run_role_task(self, task: Mapping[str, Any], **overrides: Any) -> subprocess.CompletedProcess[str]:
+        """Run one task (e.g. a task of the role with its `dest` moved into a test directory)
+        inside a role with the real defaults, vars and templates; Ansible's verdict is returned,
+        not raised."""
+        role = self.workdir / "roles" / "pypi_mirror_task"
+        variables = dict(overrides)
+        hostname = str(variables.pop("inventory_hostname", DEFAULT_HOSTNAME))
+        play = {"name": "one task of the role", "hosts": hostname, "gather_facts": False, "vars": variables,
+                "roles": ["pypi_mirror_task"]}
+        with self._lock:
+            (role / "tasks" / "main.yml").write_text(yaml.safe_dump([dict(task)], sort_keys=False),
+                                                     encoding="utf-8")
+            return self._ansible_playbook([play], [hostname], check=False)
+
     def _make_render_role(self) -> None:
         """Throw-away roles whose defaults, vars and templates ARE the real role's (symlinks)."""
-        for name, tasks in (("pypi_mirror_render", LOOKUP_TASKS), ("pypi_mirror_render_module", MODULE_TASKS)):
+        for name, tasks in (("pypi_mirror_render", LOOKUP_TASKS), ("pypi_mirror_render_module", MODULE_TASKS),
+                            ("pypi_mirror_task", "---\n")):
             role = self.workdir / "roles" / name
             (role / "defaults").mkdir(parents=True)
             (role / "tasks").mkdir()
@@ -187,8 +202,10 @@ class RoleRenderer:
         for key in batch:
             self._done[key] = Rendered(files=results[key]["files"], variables=results[key]["variables"])
 
-    def _ansible_playbook(self, plays: list[dict[str, Any]], hostnames: list[str]) -> None:
-        """One ansible-playbook run of `plays` against local-connection hosts `hostnames`."""
+    def _ansible_playbook(self, plays: list[dict[str, Any]], hostnames: list[str],
+                          check: bool = True) -> subprocess.CompletedProcess[str]:
+        """One ansible-playbook run of `plays` against local-connection hosts `hostnames`;
+        `check`: raise RoleRenderError when it fails."""
         run = self.workdir / f"run{self._runs}"
         self._runs += 1
         run.mkdir()
@@ -201,9 +218,10 @@ class RoleRenderer:
                "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCAL_TEMP": str(run / "tmp")}
         result = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(run / "hosts.yml"), str(run / "render.yml")],
                                 cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             raise RoleRenderError(f"ansible-playbook could not render the role's templates:\n"
                                   f"{result.stdout[-6000:]}{result.stderr[-3000:]}")
+        return result
 
 
 _renderer: RoleRenderer | None = None
@@ -232,3 +250,8 @@ def render_template(name: str, **overrides: Any) -> str:
 def role_vars(**overrides: Any) -> dict[str, Any]:
     """Every role default as Ansible resolves it with `overrides` (which are included too)."""
     return {**overrides, **renderer().render(**overrides).variables}
+
+
+def run_role_task(task: Mapping[str, Any], **overrides: Any) -> subprocess.CompletedProcess[str]:
+    """Run one task in the role's context (defaults, vars, templates); see RoleRenderer.run_role_task."""
+    return renderer().run_role_task(task, **overrides)
