@@ -1,11 +1,14 @@
 """Render the pypi_mirror role's templates through Ansible itself, not a re-implementation.
 
-Template tests must judge exactly what the role deploys, so rendering goes through
-`ansible.builtin.template` in a real `ansible-playbook` run on localhost (connection local): the
-role's `defaults/main.yml` is loaded at role-default precedence, a test's variables are play
-variables above it (as inventory values would be), and every filter, lazy reference between
-defaults and native type is Ansible's own. Ansible also records what it resolved each role
-variable to, so assertions compare against Ansible's values, not against a guess.
+Template tests must judge exactly what the role deploys, so rendering happens in a real
+`ansible-playbook` run on localhost (connection local), inside a throw-away role whose defaults,
+vars and templates are the real role's files: the defaults are loaded at role-default
+precedence, a test's variables are play variables above them (as inventory values would be), and
+every filter, lazy reference between defaults and native type is Ansible's own. Templates go
+through Ansible's template lookup, which tests/test_templates_render.py holds byte-for-byte equal
+to what the template module writes. Ansible also reports what it resolved each role variable to,
+so assertions compare against Ansible's values, not against a guess. `run_role_task` runs one
+task of the role itself (e.g. the vhost template with its `validate:`) the same way.
 
 An `ansible-playbook` run costs seconds, so cases are rendered in batches: test modules declare
 the variable sets they need at import (`prepare_renders`), and the first test that asks for a
