@@ -401,11 +401,16 @@ def stop_units() -> None:
 
 
 def answers(state: dict, timeout: float = 2.0) -> bool:
-    """True when the proxy is healthy and tempauth hands out a token that works (memcached runs)."""
+    """True when every server answers its healthcheck and tempauth hands out a working token.
+
+    The backends are asked directly: the proxy comes up first and would answer 503 for them.
+    """
     env = dict(line.split("=", 1) for line in endpoint_lines(state))
+    checks = [f"http://127.0.0.1:{state['ports'][name]}/healthcheck" for name in BACKENDS]
     try:
-        with urllib.request.urlopen(env["SWIFT_AIO_ENDPOINT"] + "/healthcheck", timeout=timeout):
-            pass
+        for url in (*checks, env["SWIFT_AIO_ENDPOINT"] + "/healthcheck"):
+            with urllib.request.urlopen(url, timeout=timeout):
+                pass
         login = {"X-Auth-User": env["SWIFT_AIO_USER"], "X-Auth-Key": env["SWIFT_AIO_KEY"]}
         with urllib.request.urlopen(urllib.request.Request(env["SWIFT_AIO_AUTH_URL"], headers=login),
                                     timeout=timeout) as reply:
@@ -477,10 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     top = args.directory.resolve()
     try:
-        if args.action != "start" and not (top / "state.json").exists():
-            if args.action == "stop":
-                return 0
+        if args.action == "env" and not (top / "state.json").exists():
             raise AioError(f"no instance in {top} (run start first)")
+        if args.action in ("stop", "status") and not (top / "state.json").exists():
+            if args.action == "status":
+                print("swift-aio: not running")
+            return 0 if args.action == "stop" else NOT_RUNNING
         top.mkdir(parents=True, exist_ok=True)
         with open(top / ".lock", "w", encoding="utf-8") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one start or stop at a time per instance
