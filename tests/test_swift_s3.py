@@ -266,3 +266,12 @@ def test_s3_canned_public_read_acl_also_allows_listing(swift: Swift, swift_bucke
     swift.s3().put_bucket_acl(Bucket=swift_bucket, ACL="public-read")
     assert swift.swift().head_container(swift_bucket)["x-container-read"] == ".r:*,.rlistings"
     assert requests.get(swift.public_url(swift_bucket), timeout=30).status_code in (200, 204)
+
+
+def test_conditional_put_is_not_implemented(swift: Swift, swift_bucket: str) -> None:
+    """No create-if-absent (`If-None-Match: *`): a lock cannot be an object (bandersnatch's S3 lock is)."""
+    s3 = swift.s3()
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=swift_bucket, Key=".lock", Body=b"", IfNoneMatch="*")
+    assert error_of(refused) == ("NotImplemented", 501)
+    assert "Contents" not in s3.list_objects_v2(Bucket=swift_bucket)
