@@ -75,3 +75,59 @@ def test_a_directory_is_an_error(tmp_path: Path) -> None:
     result = check(tmp_path)
     assert result.returncode == 2
     assert result.stderr == f"pypi-mirror: config error: {tmp_path} is a directory, not a config file\n"
+
+
+# --- issue 13 item 16: a Fastly-Key is never sent over plain http --------------------------------
+
+KEYED = "[mirror]\ndirectory = /srv/m\nmaster = {master}\n[wrapper]\npurge-key-file = /etc/key\n"
+
+
+@pytest.mark.parametrize(
+    ("master", "wrapper_extra", "target"),
+    [
+        ("http://upstream.example", "", "http://upstream.example ([mirror] master)"),
+        ("https://upstream.example", "purge-url = http://cdn.example\n", "http://cdn.example (purge-url)"),
+        ("https://upstream.example", "purge-url = http://10.0.0.5:8080/\n", "http://10.0.0.5:8080 (purge-url)"),
+    ],
+)
+def test_a_purge_key_with_a_plain_http_target_is_refused(tmp_path: Path, master: str, wrapper_extra: str,
+                                                          target: str) -> None:
+    result = check(write(tmp_path, KEYED.format(master=master) + wrapper_extra))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("pypi-mirror: config error: [wrapper] purge-key-file: a Fastly-Key is never sent "
+                               "over plain http"), lines[0]
+    assert target in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("master", "wrapper_extra"),
+    [
+        ("https://upstream.example", ""),  # https master
+        ("http://upstream.example", "purge-url = https://cdn.example\n"),  # https PURGE target
+        ("http://upstream.example", "purge = off\n"),  # the key is never sent
+        ("http://127.0.0.1:8080", ""),  # loopback: the key does not leave the host
+        ("http://localhost:8080", ""),
+        ("http://[::1]:8080", ""),
+    ],
+)
+def test_a_purge_key_is_accepted_where_it_cannot_leak(tmp_path: Path, master: str, wrapper_extra: str) -> None:
+    result = check(write(tmp_path, KEYED.format(master=master) + wrapper_extra))
+    assert result.returncode == 0, result.stderr
+
+
+def test_without_a_key_plain_http_purges_are_fine(tmp_path: Path) -> None:
+    result = check(write(tmp_path, "[mirror]\ndirectory = /srv/m\nmaster = http://upstream.example\n"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_other_commands_refuse_it_too(tmp_path: Path) -> None:
+    """Every command loads the same config: `status` stops with the same line, nothing touched."""
+    mirror = tmp_path / "mirror"
+    conf = write(tmp_path, KEYED.format(master="http://upstream.example").replace("/srv/m", str(mirror)))
+    result = subprocess.run([PYPI_MIRROR, "-c", str(conf), "status"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("pypi-mirror: config error: [wrapper] purge-key-file: ")
+    assert not mirror.exists()

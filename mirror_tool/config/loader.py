@@ -8,8 +8,10 @@ object and never touch `configparser` themselves. Any problem raises `ConfigErro
 from __future__ import annotations
 
 import configparser
+import ipaddress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mirror_tool.config.schema import CORE_SECTIONS, FILTER_KEYS, KEYS, Key
 from mirror_tool.config.settings import Config, FilterSettings, MirrorSettings, WrapperSettings
@@ -62,6 +64,27 @@ def _settings(rows: tuple[Key, ...], values: dict[str, dict[str, Any]]) -> dict[
     return {row.attr: values[row.section][row.name] for row in rows if row.attr and row.section in values}
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_combinations(mirror: MirrorSettings, wrapper: WrapperSettings) -> None:
+    """Rules that span keys (each key on its own is valid by then)."""
+    if wrapper.purge_key_file is not None and wrapper.purge != "off":
+        target = wrapper.purge_url or mirror.master
+        parts = urlsplit(target)
+        if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+            source = "purge-url" if wrapper.purge_url else "[mirror] master"
+            raise ConfigError("wrapper", "purge-key-file",
+                              f"a Fastly-Key is never sent over plain http, and PURGEs would go to {target} "
+                              f"({source}): use an https purge-url, or remove the key")
+
+
 def parse_config_text(text: str, path: Path) -> Config:
     """Parse and validate config `text` (the contents of `path`)."""
     parser = _read_ini(text, path)
@@ -81,6 +104,7 @@ def parse_config_text(text: str, path: Path) -> Config:
             values[section] = _parse_section(section, parser[section] if parser.has_section(section) else {})
     mirror = MirrorSettings(**_settings(KEYS.section("mirror"), values))
     wrapper = WrapperSettings(**_settings(KEYS.section("wrapper"), values))
+    _check_combinations(mirror, wrapper)
 
     filter_sections = frozenset(s for s in parser.sections() if s not in CORE_SECTIONS)
     filters = FilterSettings(sections=filter_sections, **_settings(FILTER_KEYS, values))
