@@ -10,17 +10,22 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from mirror_tool.config import FilterSettings, MirrorSettings, WrapperSettings, parse_config_text
 from mirror_tool.config import render, schema
-from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, WRAPPER_KEYS, Key, all_keys
+from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, SAME, WRAPPER_KEYS, Key, all_keys
 from mirror_tool.config.values import Integer
 from mirror_tool.errors import ConfigError
 
+ROLE = Path(__file__).resolve().parents[1] / "roles" / "pypi_mirror"
 BASE = "[mirror]\ndirectory = /srv/m\nmaster = http://127.0.0.1:9\n"
+ROLE_ROWS = [row for row in all_keys() if row.role_var]
 
 
 def _row_id(row: Key) -> str:
@@ -64,6 +69,102 @@ def test_the_example_sets_what_an_operator_must_review() -> None:
     text = render.render_example()
     for row in all_keys():
         assert re.search(rf"^[#; ]*(\[{row.section}\] )?{re.escape(row.name)}[ :]", text, re.MULTILINE), row
+
+
+# --- the role --------------------------------------------------------------------------------
+
+@cache
+def _defaults() -> dict[str, Any]:
+    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+
+
+@cache
+def _specs() -> dict[str, Any]:
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    return specs["argument_specs"]["main"]["options"]
+
+
+@cache
+def _template_keys() -> dict[tuple[str, str], str]:
+    """(section, key) -> the right-hand side of each `key = ...` line of the config template."""
+    section = ""
+    keys: dict[tuple[str, str], str] = {}
+    for line in (ROLE / "templates" / "pypi-mirror.conf.j2").read_text(encoding="utf-8").splitlines():
+        if match := re.fullmatch(r"\[([a-z_]+)\]", line):
+            section = match.group(1)
+        elif match := re.match(r"([a-z_-]+) =(.*)", line):
+            keys[(section, match.group(1))] = match.group(2)
+    return keys
+
+
+def _as_template_writes(value: Any) -> str:
+    """The INI text the config template produces for a role value (b() for bools, items() for lists)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "".join(f"\n    {item}" for item in value)
+    return str(value)
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+@pytest.mark.parametrize("row", ROLE_ROWS, ids=_row_id)
+def test_role_default_is_the_schema_default(row: Key) -> None:
+    defaults = _defaults()
+    assert row.role_var in defaults, f"{row.role_var} missing from defaults/main.yml"
+    value = defaults[row.role_var]
+    if row.role_default is SAME:
+        assert row.type.parse(_as_template_writes(value)) == row.default, (
+            f"{row.role_var}: {value!r} is not the tool's default {row.type.render(row.default)!r}")
+    else:
+        assert value == row.role_default
+
+
+@pytest.mark.parametrize("row", ROLE_ROWS, ids=_row_id)
+def test_argument_spec_matches_the_row(row: Key) -> None:
+    spec = _specs().get(row.role_var)
+    assert spec is not None, f"{row.role_var} missing from meta/argument_specs.yml"
+    assert spec["type"] in row.type.ansible_types, f"{row.role_var}: type {spec['type']} for {row.type.describe()}"
+    if spec["type"] == "list":
+        assert spec.get("elements") == "str"
+    if row.type.choices is not None:
+        assert spec.get("choices") == list(row.type.choices)
+    if isinstance(row.type, Integer) and spec["type"] == "int":
+        assert row.type.lo <= spec.get("default", row.type.lo) <= row.type.hi
+    role_value = _defaults()[row.role_var]
+    if _is_expression(role_value):
+        assert "default" not in spec, f"{row.role_var}: a computed default is described, not listed"
+    else:
+        assert "default" in spec, f"{row.role_var}: argument_specs must list the default"
+        assert spec["default"] == role_value
+        assert f"[{row.section}] {row.name}" in spec["description"], "say which key the variable writes"
+
+
+@pytest.mark.parametrize("row", ROLE_ROWS, ids=_row_id)
+def test_template_renders_the_key_from_its_variable(row: Key) -> None:
+    line = _template_keys().get((row.section, row.name))
+    assert line is not None, f"the config template does not write [{row.section}] {row.name}"
+    assert re.search(rf"\b{row.role_var}\b", line), f"[{row.section}] {row.name} is not written from {row.role_var}"
+
+
+def test_template_writes_only_schema_keys_with_their_variables() -> None:
+    for (section, name), line in _template_keys().items():
+        row = schema.KEYS.find(section, name)
+        assert row is not None and row.role_var, f"the template writes [{section}] {name}, which no row maps"
+        assert re.search(rf"\b{row.role_var}\b", line)
+
+
+def test_no_role_variable_for_keys_with_one_legal_value() -> None:
+    """A variable whose only legal value is the default is noise: the role has none."""
+    compat_only = [row for row in all_keys() if row.compat_only]
+    assert {(r.section, r.name) for r in compat_only} >= {("mirror", "hash-index"), ("mirror", "storage-backend")}
+    template_keys = _template_keys()
+    for row in compat_only:
+        assert (row.section, row.name) not in template_keys
+    for name, spec in _specs().items():
+        assert len(spec.get("choices", [None, None])) > 1, f"{name} has a single choice"
 
 
 # --- a plugin's own rows ----------------------------------------------------------------------
