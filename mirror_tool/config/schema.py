@@ -140,7 +140,8 @@ MIRROR_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_compare_method", compat="same"),
     Key("mirror", "simple-format", Choice(("ALL", "HTML", "JSON"), case=False), "ALL",
         "Which simple pages to write: `ALL` = `index.html`, `index.v1_html`, `index.v1_json`; `HTML` "
-        "the first two; `JSON` only `index.v1_json`. Any case.",
+        "the first two; `JSON` only `index.v1_json` (clients not asking for JSON then get nginx's "
+        "directory listing). Any case.",
         role_var="pypi_mirror_simple_format", compat="same"),
     Key("mirror", "root_uri", HttpUrl(optional=True), "",
         "If set, file links are `<root_uri>/packages/...` instead of relative links.",
@@ -185,7 +186,8 @@ WRAPPER_KEYS: tuple[Key, ...] = (
         "Whole-run limit: on expiry the sync stops cleanly and the run exits 6.",
         role_var="pypi_mirror_wrapper_time_limit"),
     Key("wrapper", "purge", Choice(("auto", "off")), "auto",
-        "Send PURGE for stale projects' URLs before re-syncing them (`off`: only re-sync).",
+        "Send PURGE for stale projects' URLs before re-syncing them (`off`: only re-sync). How the "
+        "`[wrapper]` keys work together: README, \"Stale serials and PURGE\".",
         role_var="pypi_mirror_purge"),
     Key("wrapper", "purge-url", HttpUrl(optional=True), "",
         "Base URL PURGEs go to; empty: `[mirror] master`.",
@@ -260,7 +262,8 @@ FILTER_KEYS: tuple[Key, ...] = (
         "Keep only the N highest versions that still have files after the other filters; 0: all.",
         role_var="pypi_mirror_latest_release_keep", example="3", compat="same", attr="latest_keep"),
     Key("size", "max_file_size", Size(), None,
-        "Exclude files larger than this (files of unknown size pass); empty: no limit.",
+        "Exclude files larger than this (files of unknown size pass); empty: no limit. An integer of "
+        "bytes, or with `K`/`M`/`G`/`T` (powers of 1024, optional `B`/`iB`).",
         role_var="pypi_mirror_size_max_file_size", example="500M",
         compat="ours; bandersnatch's `[size_project_metadata]` is not supported", attr="max_file_size"),
     Key("size", "allowlist", Words("project names"), (),
