@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_delete = sub.add_parser("delete", help="remove projects from the mirror")
     p_delete.add_argument("names", nargs="+", metavar="NAME")
     p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
-    p_check = sub.add_parser("check-config", help="check a config file: exit 0 silently, or 2 with one line naming the problem")
+    p_check = sub.add_parser("check-config",
+                             help="check a config file: exit 0 silently, or 2 with one line naming the problem")
     p_check.add_argument("path", type=Path, metavar="PATH")
     return parser
 

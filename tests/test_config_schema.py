@@ -195,7 +195,8 @@ def test_registered_rows_are_parsed_checked_and_documented() -> None:
         parse_config_text(BASE + "[example_filter]\nkeep-newest = 5\n", Path("x.conf"))
 
 
-def test_a_provider_module_is_imported_when_its_section_appears(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_provider_module_is_imported_when_its_section_appears(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A section the table does not know yet makes the loader import the PROVIDERS once."""
     (tmp_path / "example_provider.py").write_text(
         "from mirror_tool.config.schema import Key, register_keys\n"

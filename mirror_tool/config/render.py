@@ -81,7 +81,10 @@ def _example_section(section: str, rows: tuple[Key, ...]) -> list[str]:
     if settable:
         lines.append(f"{off}[{section}]")
     for row in settable:
-        kind = f"{row.type.describe()}, required" if row.required else f"{row.type.describe()}; default {_default_text(row)}"
+        if row.required:
+            kind = f"{row.type.describe()}, required"
+        else:
+            kind = f"{row.type.describe()}; default {_default_text(row)}"
         lines += _comment(f"{row.doc} ({kind})", f"{off}; ")
         value = _example_value(row)
         head = f"{row.name} = " + value.split("\n", 1)[0]
