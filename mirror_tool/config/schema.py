@@ -61,7 +61,7 @@ class Key:
     role_var: the role variable the config template renders into this key, or None.
     role_default: SAME, or what defaults/main.yml holds instead of the tool's default (deployment
         paths, placeholders); tests hold the role to it.
-    compat: how bandersnatch treats the same key (free text; "" = ours only).
+    compat: how bandersnatch treats the same key (free text; "" = not stated yet).
     example: value the example file writes instead of the default (values an operator must set).
     attr: attribute of the settings object; "" = the name with `-` as `_`; None = accepted and
         parsed but kept nowhere (a bandersnatch key with nothing to do here).
