@@ -33,10 +33,18 @@ def test_purge_key_over_plain_http_is_refused(tmp_path: Path, settings: dict[str
     assert "s3cret" not in result.stdout + result.stderr, "the key itself must never be shown"
 
 
-def test_purge_key_over_https_passes(tmp_path: Path) -> None:
-    """An https purge URL is enough, even with an http master (and no key: http is fine)."""
-    result = preflight(tmp_path, pypi_mirror_master=HTTP, pypi_mirror_purge_url="https://cdn.example",
-                       pypi_mirror_purge_key="s3cret")
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"pypi_mirror_master": HTTP, "pypi_mirror_purge_url": "https://cdn.example"},
+        {"pypi_mirror_master": HTTP, "pypi_mirror_purge": "off"},
+        {"pypi_mirror_master": "http://127.0.0.1:8080"},
+    ],
+    ids=["https-purge-url", "purge-off", "loopback"],
+)
+def test_purge_key_passes_where_it_never_crosses_a_network_in_clear(tmp_path: Path, settings: dict[str, str]) -> None:
+    """The tool's own rule: an https PURGE target, PURGE off, or this host's loopback."""
+    result = preflight(tmp_path, pypi_mirror_purge_key="s3cret", **settings)
     assert result.returncode == 0, result.stdout + result.stderr
     assert PLAIN_HTTP_KEY not in result.stdout
 
