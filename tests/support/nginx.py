@@ -196,6 +196,28 @@ def _port_for(case: str, fresh: bool) -> int:
     return port
 
 
+def _launch(conf: Path, port: int) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """Start nginx on `conf` (its directory is the prefix) and wait for `port`: (the process, "")
+    once it listens, else (None, nginx's own words)."""
+    workdir = conf.parent
+    with open(workdir / "stderr.log", "wb") as stderr_file:
+        process = subprocess.Popen(
+            [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+            start_new_session=True,
+        )
+    if _wait_listening(process, port, time.monotonic() + 15):
+        return process, ""
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+    error_log = workdir / "error.log"
+    return None, ((workdir / "stderr.log").read_text(errors="replace")
+                  + (error_log.read_text(errors="replace") if error_log.exists() else ""))
+
+
 def start_nginx(web_root: Path, workdir: Path, **role_overrides: Any) -> NginxServer:
     """Render the role's vhost for `web_root`, check it with `nginx -t` and start nginx.
 
@@ -210,31 +232,11 @@ def start_nginx(web_root: Path, workdir: Path, **role_overrides: Any) -> NginxSe
         checked = nginx_test_config(conf)
         if checked.returncode != 0:
             raise NginxError(f"nginx -t rejected the rendered vhost:\n{checked.stderr}")
-        workdir = conf.parent
-        with open(workdir / "stderr.log", "wb") as stderr_file:
-            process = subprocess.Popen(
-                [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr_file,
-                start_new_session=True,
-            )
-        if _wait_listening(process, port, time.monotonic() + 15):
+        process, last_error = _launch(conf, port)
+        if process is not None:
             _live_ports.add(port)
-            return NginxServer(
-                port=port,
-                workdir=workdir,
-                web_root=Path(web_root).resolve(),
-                conf_path=conf,
-                vhost_path=workdir / "vhost.conf",
-                process=process,
-            )
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        stderr = (workdir / "stderr.log").read_text(errors="replace")
-        error_log = workdir / "error.log"
-        last_error = stderr + (error_log.read_text(errors="replace") if error_log.exists() else "")
+            return NginxServer(port=port, workdir=conf.parent, web_root=Path(web_root).resolve(), conf_path=conf,
+                               vhost_path=conf.parent / "vhost.conf", process=process)
         if "Address already in use" not in last_error:
             break
     raise NginxError(f"nginx did not start:\n{last_error}")
@@ -274,23 +276,10 @@ def start_nginx_vhost(render_vhost: Callable[[int], str], workdir: Path) -> Ngin
         checked = nginx_test_config(conf)
         if checked.returncode != 0:
             raise NginxError(f"nginx -t rejected the vhost:\n{checked.stderr}")
-        with open(workdir / "stderr.log", "wb") as stderr_file:
-            process = subprocess.Popen(
-                [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr_file,
-                start_new_session=True,
-            )
-        if _wait_listening(process, port, time.monotonic() + 15):
+        process, last_error = _launch(conf, port)
+        if process is not None:
             return NginxServer(port=port, workdir=workdir, web_root=workdir, conf_path=conf, vhost_path=vhost,
                                process=process)
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        last_error = (workdir / "stderr.log").read_text(errors="replace")
-        if (workdir / "error.log").exists():
-            last_error += (workdir / "error.log").read_text(errors="replace")
         if "Address already in use" not in last_error:
             break
     raise NginxError(f"nginx did not start:\n{last_error}")
