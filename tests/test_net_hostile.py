@@ -29,6 +29,7 @@ from mirror_tool.net import (
     RetryPolicy,
     Stopped,
 )
+from mirror_tool.exitcodes import ExitCode
 from mirror_tool.stop import StopToken
 from tests.support.hostile_upstream import HostileUpstream, wait_for
 
@@ -142,7 +143,7 @@ def test_the_runs_time_limit_ends_a_blocked_download(upstream: HostileUpstream) 
     stop = StopToken.after(1.0)
     with pytest.raises(Stopped):
         client_for(upstream, stop, read_timeout=600).download(upstream.url("/packages/big.whl"), BufferSink())
-    assert stop.stopped
+    assert stop.exit_code == ExitCode.TIMEOUT
 
 
 def test_sigterm_ends_a_blocked_request_in_another_process(upstream: HostileUpstream, tmp_path: Path) -> None:

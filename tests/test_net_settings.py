@@ -118,10 +118,12 @@ def test_hashing_sink_restarts_its_writer() -> None:
             discarded.append(len(opened))
 
     sink = HashingSink(Writer)
+    assert opened == []  # nothing held open for a file still queued
     sink.write(b"half a bo")
     sink.restart()
     sink.write(b"whole body")
     assert opened == [[b"half a bo"], [b"whole body"]] and discarded == [1]
+    assert sink.finish().data == [b"whole body"]  # type: ignore[attr-defined]
     sink.verify(__import__("hashlib").sha256(b"whole body").hexdigest())
     with pytest.raises(IntegrityError):
         sink.verify("0" * 64, "https://upstream.test/f.whl")

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import pycurl
 
 from mirror_tool.errors import IntegrityError, RetryableError
+from mirror_tool.exitcodes import ExitCode
 from mirror_tool.net.errors import HTTPStatusError, NetError, RateLimited, Stopped
 from mirror_tool.net.settings import HttpSettings
 from mirror_tool.net.sinks import BufferSink, Sink
@@ -95,6 +96,7 @@ class _Job:
     ready_at: float = 0.0
     redirects: list[str] = field(default_factory=list)
     attempt: Attempt | None = None
+    run_deadline_first: bool = False  # this try's deadline is the run's time limit, not the request's
     result: Response | Downloaded | None = None
     error: BaseException | None = None
 
@@ -268,8 +270,10 @@ class Client:
             log.warning("%s", job.error)
             return None
         deadline = job.deadline
-        if self.stop is not None and self.stop.remaining() is not None:
-            deadline = max(0.001, min(deadline, self.stop.remaining() or 0.0))
+        remaining = self.stop.remaining() if self.stop is not None else None
+        job.run_deadline_first = remaining is not None and remaining < deadline
+        if remaining is not None:
+            deadline = max(0.001, min(deadline, remaining))
         curl = state.curl()
         job.attempt = Attempt(curl, self.settings, job.method, job.url, headers=job.headers, body=job.body,
                               sink=job.sink, cap=job.cap, gzip=job.gzip, deadline=deadline,
@@ -281,6 +285,9 @@ class Client:
         att = job.attempt
         assert att is not None
         if code or att.sink_error is not None or att.too_large is not None:
+            if code == pycurl.E_OPERATION_TIMEDOUT and job.run_deadline_first and self.stop is not None:
+                # libcurl ended it at the run's time limit, a moment before the token's own clock
+                self.stop.set(ExitCode.TIMEOUT)
             if self._stopped():
                 raise Stopped("stopped while requests were in flight")
             return self._failed(job, att.failure(code, message))

@@ -3,7 +3,7 @@
 Why `restart`: the retry policy lives in the client, so a download that fails half way (cut
 connection, 5xx on the next try, failed verification) is sent again into the same sink; the sink
 must forget what it got. `HashingSink` adapts a one-shot writer such as storage's `Staged`
-(write / commit / discard) by discarding it and opening a fresh one.
+(write / commit / discard) by discarding it and opening a fresh one on the next byte.
 """
 
 from __future__ import annotations
@@ -45,28 +45,43 @@ class Writer(Protocol):
 
 
 class HashingSink:
-    """Streams into `open_writer()`'s writer while hashing; `restart` discards it and opens another.
+    """Streams into a writer from `open_writer()` while hashing; `restart` discards it for a fresh one.
 
-    After a successful download the caller commits `sink.writer` (e.g. `Staged.commit(sha256)`);
+    The writer is opened at the first byte (a batch of many files holds no temporaries for the
+    files still queued) or by `finish()`. After a successful download the caller commits
+    `sink.finish()` (e.g. `Staged.commit(sha256)`); after a failure it calls `discard()`.
     `verify(expected)` is what `Client.download(..., verify=...)` calls to have a mismatch retried.
     """
 
     def __init__(self, open_writer: Callable[[], Writer]) -> None:
         self._open = open_writer
-        self.writer = open_writer()
+        self._writer: Writer | None = None
         self._hash = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> None:
+        if self._writer is None:
+            self._writer = self._open()
         self._hash.update(data)
-        self.writer.write(memoryview(data))
+        self._writer.write(memoryview(data))
         self.size += len(data)
 
     def restart(self) -> None:
-        self.writer.discard()
-        self.writer = self._open()
+        self.discard()
         self._hash = hashlib.sha256()
         self.size = 0
+
+    def finish(self) -> Writer:
+        """The writer holding the whole body (opened now for an empty one), for the caller to commit."""
+        if self._writer is None:
+            self._writer = self._open()
+        return self._writer
+
+    def discard(self) -> None:
+        """Throw away what was written (a failed or abandoned download)."""
+        if self._writer is not None:
+            self._writer.discard()
+            self._writer = None
 
     @property
     def sha256(self) -> str:
