@@ -195,6 +195,8 @@ class Client:
             for curl in state.free:
                 curl.close()
             state.multi.close()
+        elif state is not None:
+            _INHERITED.append(state)  # the parent's: never freed here
         self._local.state = None
 
     # -- the loop -----------------------------------------------------------------------------

@@ -10,8 +10,6 @@ followed by libcurl: every hop's host is checked first), and what each failure m
 
 from __future__ import annotations
 
-import time
-from typing import Callable
 
 import pycurl
 
@@ -34,11 +32,11 @@ _TLS_CODES = {pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CACERT_BADFILE, py
 _PROXY_CODES = {pycurl.E_COULDNT_RESOLVE_PROXY}
 _TIMEOUT = pycurl.E_OPERATION_TIMEDOUT
 LARGE = 1 << 20  # bytes: a body this large gets a 256 KiB receive buffer
-_WRITE_ERROR = pycurl.E_WRITE_ERROR
 
 
 class Attempt:
-    """Sets up `curl` for one try of `method url`; `outcome()` reads the result once libcurl is done.
+    """Sets up `curl` for one try of `method url`; `status`, `headers`, `redirect_target` and
+    `failure` read the result once libcurl is done with it.
 
     `cap` bounds the decompressed body; `expected_size` (downloads) ends a body that grows past
     the promised size at once. `gzip` asks for and inflates gzip (documents); files are requested
@@ -61,7 +59,6 @@ class Attempt:
         self.header_lines: list[str] = []
         self.proxy = settings.proxy_for(url)
         self.deadline = deadline
-        self.started = time.monotonic()
         self._setup(headers, body, gzip)
 
     def _setup(self, headers: dict[str, str], body: bytes | None, gzip: bool) -> None:
@@ -216,7 +213,5 @@ def refuse_foreign(method: str, url: str) -> ForeignHost:
     return ForeignHost(f"{method} {url}: refused, the host is neither the upstream nor a download host "
                        "(download-hosts)", url)
 
-
-CurlFactory = Callable[[], pycurl.Curl]
 
 __all__ = ["Attempt", "refuse_foreign"]
