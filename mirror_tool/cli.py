@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return int(ExitCode.CONFIG)
     try:
-        setup_logging(args.debug, args.log_file or config.mirror.log_file)
+        setup_logging(debug=args.debug, log_file=args.log_file or config.mirror.log_file, console=sys.stderr)
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -106,9 +106,6 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
     try:
         if args.command == "mirror":
             from mirror_tool.mirror import run_mirror
-            from mirror_tool.noop_fastpath import remember_config
-
-            remember_config(config, str(args.config))
 
             return run_mirror(config, stop=token).exit_code
         if args.command == "sync":
