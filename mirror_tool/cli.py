@@ -105,19 +105,19 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         lock.acquire()
     try:
         if args.command == "mirror":
-            from mirror_tool.mirror import run_mirror
+            from mirror_tool.engine.run import run_mirror
 
             return run_mirror(config, stop=token).exit_code
         if args.command == "sync":
-            from mirror_tool.mirror import run_sync
+            from mirror_tool.engine.run import run_sync
 
             return run_sync(config, list(args.names), stop=token).exit_code
         if args.command == "verify":
-            from mirror_tool.verify import run_verify
+            from mirror_tool.maintenance.verify import run_verify
 
             return ExitCode(run_verify(config, repair=args.repair, delete=args.delete, as_json=args.json, stop=token))
         if args.command == "delete":
-            from mirror_tool.delete import run_delete
+            from mirror_tool.maintenance.delete import run_delete
 
             return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
         raise AssertionError(args.command)
@@ -128,16 +128,15 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
 def status_report(config: Config) -> dict[str, Any]:
     """The facts `status` prints: serials, last success, todo size, stale and failing projects."""
-    from mirror_tool.layout import Layout
-    from mirror_tool.state import read_run_state, read_stale, read_status, read_todo
+    from mirror_tool.state import StateFiles
 
-    layout = Layout(config.mirror.directory)
-    state = read_run_state(layout)
-    todo = read_todo(layout)
-    stale = read_stale(layout)
+    files = StateFiles(config.mirror.directory)
+    state = files.read_run_state()
+    todo = files.read_todo()
+    stale = files.read_stale()
     return {
-        "directory": str(layout.root),
-        "mirror_serial": read_status(layout),
+        "directory": str(files.root),
+        "mirror_serial": files.read_status(),
         "upstream_serial": state.upstream_serial,
         "last_success": state.last_success,
         "last_run_start": state.last_run_start,

@@ -26,6 +26,7 @@ from mirror_tool.platform_tags import (
 
 if TYPE_CHECKING:  # config.py may import this module to validate: no runtime import back
     from mirror_tool.config import FilterSettings
+    from mirror_tool.records import Project
 
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
@@ -197,6 +198,28 @@ class Filter:
             chosen = set(with_files[: self._keep_latest])
             admitted = {v: f for v, f in admitted.items() if v in chosen}
         return admitted
+
+
+    def filter_project(self, project: "Project") -> "Project":
+        """The admitted subset of `project` (files and versions). A file whose version is not
+        known ("", e.g. an odd name on one of our pages) is judged by the file rules only."""
+        if not self.admits_project(project.normalized):
+            return project.with_files((), ())
+        if not self.active:
+            return project
+        releases: dict[str, list[dict[str, Any]]] = {v: [] for v in project.versions}
+        unknown = []
+        for f in project.files:
+            item = {"filename": f.filename, "size": f.size, "record": f}
+            if f.version:
+                releases.setdefault(f.version, []).append(item)
+            else:
+                unknown.append(item)
+        admitted = self.filter_releases(project.normalized, releases)
+        keep = {id(d["record"]) for files in admitted.values() for d in files}
+        keep |= {id(d["record"]) for d in unknown if self.admits_file(project.normalized, d)}
+        versions = [v for v in project.versions if v in admitted] + [v for v in admitted if v not in project.versions]
+        return project.with_files((f for f in project.files if id(f) in keep), versions)
 
 
 def load_filter(config: Any) -> Filter:

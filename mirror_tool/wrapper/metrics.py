@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirror_tool.layout import atomic_write
+from mirror_tool.storage.atomic import atomic_write
 
 PREFIX = "pypi_mirror_"
 
