@@ -24,7 +24,7 @@ from mirror_tool.storage.base import Storage
 from mirror_tool.upstream.client import Upstream
 
 if TYPE_CHECKING:
-    from mirror_tool.filters import Filter
+    from mirror_tool.filters import FilterChain
 
 log = logging.getLogger("mirror_tool.mirror")
 
@@ -58,7 +58,7 @@ class Run:
         self.storage_error: StorageError | None = None
         self.checkpoint_cost = 0.0
         self.reconciled = False
-        self._filter: Filter | None = None
+        self._filters: FilterChain | None = None
         self._stale_before: dict[str, StaleEntry] | None = None
 
     def prepare(self) -> None:
@@ -70,13 +70,13 @@ class Run:
         self.upstream_serial = self.run_state.upstream_serial
 
     @property
-    def filter(self) -> "Filter":
+    def filters(self) -> "FilterChain":
         """The compiled filters, loaded on first use (a run with nothing to do never needs them)."""
-        if self._filter is None:
-            from mirror_tool.filters import load_filter
+        if self._filters is None:
+            from mirror_tool.filters import load_filters
 
-            self._filter = load_filter(self.config)
-        return self._filter
+            self._filters = load_filters(self.config)
+        return self._filters
 
     def previous_stale(self) -> dict[str, StaleEntry]:
         """stale.json as it was when the run started (read once)."""

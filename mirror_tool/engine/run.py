@@ -73,7 +73,7 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
             )
         run.reconciled = changes.reconciled
         run.upstream_serial = max(run.upstream_serial, changes.target_serial)
-        admitted = {name: serial for name, serial in changes.projects.items() if run.filter.admits_project(name)}
+        admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}
         work = dict(todo.projects) if todo else {}
         carried_floor = (run.old_status or 0) + 1
         for name in work:
@@ -140,7 +140,7 @@ def execute(run: Run, work: dict[str, int]) -> None:
     names = sorted(work)
     progress = Progress(len(names))
     last_checkpoint = time.monotonic()
-    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filter=run.filter, stop=run.internal_stop)
+    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters, stop=run.internal_stop)
     processes = choose_processes(settings.worker_mode, workers, len(names))
     log.debug("syncing %d projects on %d worker %s", len(names), workers, "processes" if processes else "threads")
     from concurrent.futures.process import BrokenProcessPool

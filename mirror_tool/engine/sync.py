@@ -24,7 +24,7 @@ from mirror_tool.storage.base import Storage
 from mirror_tool.upstream.client import Stopped, Upstream
 
 if TYPE_CHECKING:
-    from mirror_tool.filters import Filter
+    from mirror_tool.filters import FilterChain
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -51,7 +51,7 @@ class SyncContext:
     settings: MirrorSettings
     storage: Storage
     upstream: Upstream
-    filter: "Filter"
+    filters: "FilterChain"
     stop: StopToken
 
 
@@ -83,7 +83,7 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             attempt += 1
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
-        admitted = ctx.filter.filter_project(answer.project)
+        admitted = ctx.filters.filter_project(answer.project)
         files = _stored_files(ctx, _keyed(norm, admitted.files))
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)

@@ -23,7 +23,7 @@ from mirror_tool.storage.base import Storage
 from mirror_tool.upstream.client import Stopped, Upstream
 
 if TYPE_CHECKING:
-    from mirror_tool.filters import Filter
+    from mirror_tool.filters import FilterChain
 
 KINDS = ("corrupt", "missing", "orphan", "missing-page", "gone-upstream", "excluded-project", "excluded-file")
 REPAIRABLE = frozenset({"corrupt", "missing"})
@@ -98,7 +98,7 @@ def check_file(storage: Storage, key: str, sha256: str | None, size: int | None,
     return None, info.size
 
 
-def check_project(config: Config, storage: Storage, filt: "Filter", norm: str, indexed: bool, stop: StopToken) -> ProjectCheck | None:
+def check_project(config: Config, storage: Storage, filters: "FilterChain", norm: str, indexed: bool, stop: StopToken) -> ProjectCheck | None:
     if stop.stopped:
         return None
     page = read_project(storage, norm, config.mirror.root_uri)
@@ -122,8 +122,8 @@ def check_project(config: Config, storage: Storage, filt: "Filter", norm: str, i
             problem, on_disk = check_file(storage, meta, f.metadata_sha256, None, norm)
             check.files_checked += 1
             _count(check, problem, on_disk)
-    if filt.active and filt.admits_project(norm):
-        for f in _excluded_files(filt, page, disk_sizes):
+    if filters.active and filters.admits_project(norm):
+        for f in _excluded_files(filters, page, disk_sizes):
             size, files = 0, 0
             for key in (f.key, keys.metadata(f.key)) if f.key else ():
                 info = storage.stat(key)
@@ -144,12 +144,12 @@ def _count(check: ProjectCheck, problem: Problem | None, on_disk: int) -> None:
     check.disk_bytes += on_disk
 
 
-def _excluded_files(filt: "Filter", page: Project, disk_sizes: dict[str, int]) -> list[ReleaseFile]:
+def _excluded_files(filters: "FilterChain", page: Project, disk_sizes: dict[str, int]) -> list[ReleaseFile]:
     """Page files the filters reject (the size rule needs a size: the page's, else the disk's)."""
     sized = page.with_files(
         replace(f, size=f.size if f.size is not None else disk_sizes.get(f.filename)) for f in page.files
     )
-    admitted = {f.filename for f in filt.filter_project(sized).files}
+    admitted = {f.filename for f in filters.filter_project(sized).files}
     return [f for f in page.files if f.filename not in admitted]
 
 
@@ -190,14 +190,14 @@ def upstream_names(config: Config, stop: StopToken) -> set[str]:
         upstream.close()
 
 
-def inspect(config: Config, storage: Storage, index: set[str], filt: "Filter", stop: StopToken, report: VerifyReport) -> list[ProjectCheck]:
+def inspect(config: Config, storage: Storage, index: set[str], filters: "FilterChain", stop: StopToken, report: VerifyReport) -> list[ProjectCheck]:
     """Check every project of the tree and record every problem in `report`."""
     projects = local_projects(storage, index)
     with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify-aux") as aux:
         upstream_future = aux.submit(upstream_names, config, stop)
         listing_future = aux.submit(lambda: {info.key: info.size for info in storage.list(keys.PACKAGES)})
         with cf.ThreadPoolExecutor(max_workers=max(1, config.mirror.verifiers), thread_name_prefix="verify") as pool:
-            futures = [pool.submit(check_project, config, storage, filt, n, n in index, stop) for n in sorted(projects)]
+            futures = [pool.submit(check_project, config, storage, filters, n, n in index, stop) for n in sorted(projects)]
             checks = [c for c in (f.result() for f in futures) if c is not None]
         on_disk = listing_future.result()
         try:
@@ -221,7 +221,7 @@ def inspect(config: Config, storage: Storage, index: set[str], filt: "Filter", s
         if upstream is not None and check.name not in upstream:
             report.problems.append(Problem("gone-upstream", check.name, f"simple/{check.name}/", check.disk_bytes,
                                            "upstream no longer lists this project", files=check.disk_files))
-        elif filt.active and not filt.admits_project(check.name):
+        elif filters.active and not filters.admits_project(check.name):
             report.problems.append(Problem("excluded-project", check.name, f"simple/{check.name}/", check.disk_bytes,
                                            "excluded by the filters", files=check.disk_files))
         else:

@@ -28,7 +28,7 @@ import sys
 from mirror_tool.config import Config
 from mirror_tool.errors import StorageError
 from mirror_tool.exitcodes import ExitCode, most_urgent
-from mirror_tool.filters import load_filter
+from mirror_tool.filters import load_filters
 from mirror_tool.maintenance.delete import TreeEditor, delete_problems
 from mirror_tool.maintenance.inspect import PROJECT_KINDS, REPAIRABLE, VerifyReport, inspect
 from mirror_tool.maintenance.repair import repair as repair_files
@@ -43,10 +43,10 @@ def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken) 
         report.errors.append(f"no mirror at {config.directory} ({config.web_dir} does not exist)")
         return report, ExitCode.FAILED
     editor = TreeEditor(config)
-    filt = load_filter(config)
+    filters = load_filters(config)
     codes: list[ExitCode] = []
     try:
-        checks = inspect(config, editor.storage, set(editor.publisher.index()), filt, stop, report)
+        checks = inspect(config, editor.storage, set(editor.publisher.index()), filters, stop, report)
         if stop.stopped:
             return report, stop.exit_code or ExitCode.INTERRUPTED
         by_name = {c.name: c for c in checks}
