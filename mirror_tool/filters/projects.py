@@ -46,51 +46,47 @@ def _matches_any(version: str, specifiers: list[Any]) -> bool:
     return any(spec.contains(parsed, prereleases=True) for spec in specifiers)
 
 
+class _ProjectList(Filter):
+    """The `packages` key of an allowlist or a blocklist, compiled: name -> specifiers."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.entries = _specifiers(self.section, tuple(values["packages"]))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.entries)
+
+
 @register
-class Allowlist(Filter):
+class Allowlist(_ProjectList):
     """Only the listed projects; entries with a specifier keep only the matching versions."""
 
     section = "allowlist"
     plugins = ("allowlist_project", "allowlist_release")
     keys = schema_rows("allowlist", "packages")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-        self.allowed = _specifiers(self.section, tuple(values["packages"]))
-
-    @property
-    def active(self) -> bool:
-        return bool(self.allowed)
-
     def admits_project(self, normalized: str) -> bool:
-        return normalized in self.allowed
+        return normalized in self.entries
 
     def admits_version(self, normalized: str, version: str) -> bool:
-        specifiers = self.allowed.get(normalized)
+        specifiers = self.entries.get(normalized)
         return not specifiers or _matches_any(version, specifiers)
 
 
 @register
-class Blocklist(Filter):
+class Blocklist(_ProjectList):
     """Never the listed projects (a bare name), or never the matching versions (a specifier)."""
 
     section = "blocklist"
     plugins = ("blocklist_project", "blocklist_release")
     keys = schema_rows("blocklist", "packages")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-        self.blocked = _specifiers(self.section, tuple(values["packages"]))
-
-    @property
-    def active(self) -> bool:
-        return bool(self.blocked)
-
     def admits_project(self, normalized: str) -> bool:
-        return not (normalized in self.blocked and self.blocked[normalized] is None)
+        return not (normalized in self.entries and self.entries[normalized] is None)
 
     def admits_version(self, normalized: str, version: str) -> bool:
-        specifiers = self.blocked.get(normalized)
+        specifiers = self.entries.get(normalized)
         return not specifiers or not _matches_any(version, specifiers)
 
 

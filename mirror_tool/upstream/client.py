@@ -14,7 +14,7 @@ import logging
 import threading
 import xmlrpc.client
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from urllib.parse import quote
 
 from mirror_tool.errors import FeedUnavailable, IntegrityError, ProjectError, RetryableError, UpstreamUnreachable
@@ -22,13 +22,14 @@ from mirror_tool.records import Project
 from mirror_tool.stop import StopToken
 from mirror_tool.storage.base import Staged
 from mirror_tool.upstream.parse import from_json_api, from_simple, serial_of
-from mirror_tool.upstream.transport import Response, Transport
+from mirror_tool.upstream.transport import Document, Response, Transport
 
 if TYPE_CHECKING:
     from mirror_tool.config import MirrorSettings
 
 log = logging.getLogger("mirror_tool.upstream")
 
+T = TypeVar("T")
 CHUNK = 1 << 20
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -93,28 +94,25 @@ class Upstream:
         """
         body = xmlrpc.client.dumps(args, method, allow_none=False).encode("utf-8")
         url = f"{self.master}/pypi"
-        last: str = "no answer"
-        for attempt in range(self.retries + 1):
+
+        def once() -> Any:
+            status, content = self.transport.post(url, body, "text/xml")
+            if status >= 500:
+                raise RetryableError(f"HTTP {status} from {url}")
+            if status != 200:
+                raise FeedUnavailable(f"XML-RPC {method}: HTTP {status}")
             try:
-                status, content = self.transport.post(url, body, "text/xml")
-            except OSError as exc:
-                last = str(exc) or type(exc).__name__
-            else:
-                if status >= 500:
-                    last = f"HTTP {status} from {url}"
-                elif status != 200:
-                    raise FeedUnavailable(f"XML-RPC {method}: HTTP {status}")
-                else:
-                    try:
-                        result, _ = xmlrpc.client.loads(content, use_builtin_types=True)
-                    except xmlrpc.client.Fault as exc:
-                        raise FeedUnavailable(f"XML-RPC {method}: fault {exc.faultCode}: {exc.faultString}") from None
-                    except Exception as exc:  # malformed XML from a broken proxy
-                        raise FeedUnavailable(f"XML-RPC {method}: unreadable answer: {exc}") from None
-                    return result[0] if result else None
-            if attempt < self.retries:
-                self._backoff(attempt)
-        raise UpstreamUnreachable(f"upstream {self.master} unreachable: {last}")
+                result, _ = xmlrpc.client.loads(content, use_builtin_types=True)
+            except xmlrpc.client.Fault as exc:
+                raise FeedUnavailable(f"XML-RPC {method}: fault {exc.faultCode}: {exc.faultString}") from None
+            except Exception as exc:  # malformed XML from a broken proxy
+                raise FeedUnavailable(f"XML-RPC {method}: unreadable answer: {exc}") from None
+            return result[0] if result else None
+
+        try:
+            return self._retrying(url, once, stoppable=False)
+        except (RetryableError, OSError) as exc:
+            raise UpstreamUnreachable(f"upstream {self.master} unreachable: {_short(exc)}") from None
 
     def changelog_last_serial(self) -> int:
         return int(self.xmlrpc("changelog_last_serial"))
@@ -194,42 +192,52 @@ class Upstream:
         The redirect paths are those on `master` that the request was sent on to (a CDN may
         cache each).
         """
-        last: str = "no answer"
-        for attempt in range(self.retries + 1):
-            if self.stop.stopped:
-                raise Stopped()
-            try:
-                resp, visited = self.transport.get(url, headers)
-                body = resp.read_all()
-                if resp.status < 500:
-                    redirects = [u[len(self.master):].split("?", 1)[0] for u in visited if u.startswith(self.master + "/")]
-                    return resp.status, resp.headers, body, redirects
-                last = f"HTTP {resp.status}"
-            except OSError as exc:
-                last = _short(exc)
-            if attempt < self.retries:
-                log.debug("retrying %s after %s", url, last)
-                self._backoff(attempt)
-        raise ProjectError(f"GET {url}: {last}")
 
-    def _document(self, url: str, feed: bool = False) -> Any:
-        last: str = "no answer"
-        for attempt in range(self.retries + 1):
-            if self.stop.stopped:
+        def once() -> tuple[int, dict[str, str], bytes, list[str]]:
+            resp, visited = self.transport.get(url, headers)
+            body = resp.read_all()
+            if resp.status >= 500:
+                raise RetryableError(f"HTTP {resp.status}")
+            redirects = [u[len(self.master):].split("?", 1)[0] for u in visited if u.startswith(self.master + "/")]
+            return resp.status, resp.headers, body, redirects
+
+        try:
+            return self._retrying(url, once)
+        except (RetryableError, OSError) as exc:
+            raise ProjectError(f"GET {url}: {_short(exc)}") from None
+
+    def _document(self, url: str, feed: bool = False) -> Document:
+        """GET a document through the session (the PEP 691 index and pages), retried like `_fetch`."""
+
+        def once() -> Document:
+            doc = self.transport.get_document(url, {"Accept": SIMPLE_JSON})
+            if doc.status >= 500:
+                raise RetryableError(f"HTTP {doc.status} for {url}")
+            return doc
+
+        try:
+            return self._retrying(url, once)
+        except (RetryableError, OSError) as exc:
+            if feed:
+                raise UpstreamUnreachable(f"upstream {self.master} unreachable: {_short(exc)}") from None
+            raise ProjectError(f"GET {url}: {_short(exc)}") from None
+
+    def _retrying(self, url: str, once: Callable[[], T], *, stoppable: bool = True,
+                  retry_on: tuple[type[BaseException], ...] = (RetryableError, OSError)) -> T:
+        """`once()`, again after a short backoff while it raises one of `retry_on`, at most
+        `retries` more times; then its last error. Every request of the client retries here."""
+        attempt = 0
+        while True:
+            if stoppable and self.stop.stopped:
                 raise Stopped()
             try:
-                doc = self.transport.get_document(url, {"Accept": SIMPLE_JSON})
-                if doc.status < 500:
-                    return doc
-                last = f"HTTP {doc.status} for {url}"
-            except OSError as exc:
-                last = _short(exc)
-            if attempt < self.retries:
-                log.debug("retrying %s after %s", url, last)
-                self._backoff(attempt)
-        if feed:
-            raise UpstreamUnreachable(f"upstream {self.master} unreachable: {last}")
-        raise ProjectError(f"GET {url}: {last}")
+                return once()
+            except retry_on as exc:
+                if attempt >= self.retries:
+                    raise
+                log.debug("retrying %s after %s", url, _short(exc))
+            self._backoff(attempt)
+            attempt += 1
 
     # -- files ---------------------------------------------------------------------------------
     def download(self, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
@@ -238,22 +246,12 @@ class Upstream:
         Retries 5xx, cut connections and hash mismatches (a fresh `stage()` per attempt); nothing
         is committed unless verified.
         """
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            if self.stop.stopped:
-                raise Stopped()
-            try:
-                n = self._download_once(url, stage, sha256, size)
-                self.stats.add_many(1, n)
-                return n
-            except (RetryableError, IntegrityError) as exc:
-                last = exc
-            if attempt < self.retries:
-                log.debug("retrying %s after %s", url, _short(last))
-                self._backoff(attempt)
-        if isinstance(last, (IntegrityError, ProjectError)):
-            raise type(last)(str(last))
-        raise ProjectError(f"download {url}: {_short(last)}")
+        try:
+            n = self._retrying(url, lambda: self._download_once(url, stage, sha256, size), retry_on=(RetryableError, IntegrityError))
+        except (RetryableError, IntegrityError) as exc:
+            raise type(exc)(str(exc)) from None
+        self.stats.add_many(1, n)
+        return n
 
     def _download_once(self, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
         try:
