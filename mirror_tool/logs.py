@@ -10,7 +10,6 @@ flushed as it is written, so the sync engine's lines stream into the same file i
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 import threading
 import time
@@ -33,8 +32,10 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None, console:
     formatter = logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = []
     if log_file is not None:
+        from logging.handlers import WatchedFileHandler  # only a log file needs it
+
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.WatchedFileHandler(log_file, encoding="utf-8"))
+        handlers.append(WatchedFileHandler(log_file, encoding="utf-8"))
     if console is not None:
         handlers.append(logging.StreamHandler(console))
     for handler in handlers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.handlers
 import os
 import re
 from pathlib import Path

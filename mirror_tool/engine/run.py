@@ -18,7 +18,6 @@ from mirror_tool.config import Config
 from mirror_tool.engine.changefeed import collect_changes, full_listing
 from mirror_tool.engine.checkpoint import Run
 from mirror_tool.engine.sync import Outcome, SyncContext
-from mirror_tool.engine.workers import choose_processes, start_workers
 from mirror_tool.errors import MirrorError, StorageError, UpstreamUnreachable
 from mirror_tool.exitcodes import ExitCode, most_urgent
 from mirror_tool.logs import Progress
@@ -135,6 +134,10 @@ def run_sync(config: Config, names: list[str], *, stop: StopToken | None = None,
 
 def execute(run: Run, work: dict[str, int]) -> None:
     """Sync `work` (normalized -> expected serial) with `workers` projects in flight."""
+    from concurrent.futures.process import BrokenProcessPool  # a run with nothing to do never forks
+
+    from mirror_tool.engine.workers import choose_processes, start_workers
+
     settings = run.settings
     workers = settings.workers
     names = sorted(work)
@@ -143,8 +146,6 @@ def execute(run: Run, work: dict[str, int]) -> None:
     ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters, stop=run.internal_stop)
     processes = choose_processes(settings.worker_mode, workers, len(names))
     log.debug("syncing %d projects on %d worker %s", len(names), workers, "processes" if processes else "threads")
-    from concurrent.futures.process import BrokenProcessPool
-
     pool = start_workers(ctx, workers, processes)
     stats = run.upstream.stats
     in_flight: set[cf.Future[Outcome]] = set()

@@ -8,13 +8,11 @@ projects run on threads or in forked worker processes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mirror_tool.config import MirrorSettings
-from mirror_tool.engine.wheel_metadata import read_core_metadata
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
 from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
@@ -163,6 +161,10 @@ def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
 def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
     """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
     the promised one: wheel_metadata.py says why), or downloaded."""
+    import hashlib
+
+    from mirror_tool.engine.wheel_metadata import read_core_metadata
+
     if ctx.stop.stopped:
         raise Stopped()
     storage, key, sha = ctx.storage, keys.metadata(wheel_key), f.metadata_sha256

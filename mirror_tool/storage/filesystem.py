@@ -9,9 +9,7 @@ file. Listing runs GNU `find` in another process (on the other core) while the c
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import shutil
 import stat as statmod
 import threading
 from pathlib import Path
@@ -49,6 +47,8 @@ class FilesystemStorage(Storage):
 
     # -- writing -------------------------------------------------------------------------------
     def prepare(self) -> None:
+        import shutil
+
         try:
             for directory in (self.web, self.web / keys.SIMPLE, self.web / keys.PACKAGES, self.tmp):
                 directory.mkdir(parents=True, exist_ok=True)
@@ -142,6 +142,7 @@ class FilesystemStorage(Storage):
 
     def sha256(self, key: str) -> str | None:
         """Small files in one read, large ones in 1 MiB chunks into a reused per-thread buffer."""
+        import hashlib
         try:
             fd = os.open(self.path(key), os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
@@ -176,6 +177,8 @@ class FilesystemStorage(Storage):
         other core, while the caller (verify's hashing threads) works: a Python walk would compete
         with them for the GIL. A deeper prefix (one project's directory) is walked in-process.
         """
+        import shutil
+
         base = prefix.rstrip("/")
         top = f"{self._root}/{base}" if base else self._root
         if not os.path.isdir(top):

@@ -8,7 +8,6 @@ mismatches are retried with a short backoff; the HTTP stacks are transport.py's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -274,6 +273,7 @@ class Upstream:
     def _receive(self, resp: Response, url: str, staged: Staged, sha256: str, size: int | None) -> int:
         """Body into `staged` in 1 MiB pieces through one reused per-thread buffer, hashing as it
         goes; commit only when size and sha256 match."""
+        import hashlib
         buf = getattr(self._buffers, "buf", None)
         if buf is None:
             buf = self._buffers.buf = memoryview(bytearray(CHUNK))
