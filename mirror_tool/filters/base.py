@@ -16,7 +16,7 @@ from mirror_tool.config.schema import KEYS, Key, register_keys
 from mirror_tool.records import Project, ReleaseFile
 
 if TYPE_CHECKING:
-    from mirror_tool.config import Config
+    from mirror_tool.config.settings import Config
 
 _F = TypeVar("_F", bound="type[Filter]")
 

@@ -19,12 +19,12 @@ from urllib.parse import quote
 from mirror_tool.errors import FeedUnavailable, IntegrityError, ProjectError, RetryableError, UpstreamUnreachable
 from mirror_tool.records import Project
 from mirror_tool.stop import StopToken
-from mirror_tool.storage.base import Staged
 from mirror_tool.upstream.parse import from_json_api, from_simple, serial_of
 from mirror_tool.upstream.transport import Document, Response, Transport
 
 if TYPE_CHECKING:
     from mirror_tool.config import MirrorSettings
+    from mirror_tool.storage.base import Staged  # the writer a download streams into
 
 log = logging.getLogger("mirror_tool.upstream")
 
@@ -239,7 +239,7 @@ class Upstream:
             attempt += 1
 
     # -- files ---------------------------------------------------------------------------------
-    def download(self, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
+    def download(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None) -> int:
         """Stream `url` into `stage()` and commit it once size and sha256 match; returns bytes.
 
         Retries 5xx, cut connections and hash mismatches (a fresh `stage()` per attempt); nothing
@@ -252,7 +252,7 @@ class Upstream:
         self.stats.add_many(1, n)
         return n
 
-    def _download_once(self, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
+    def _download_once(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None) -> int:
         try:
             resp, _ = self.transport.get(url, {})
         except OSError as exc:
@@ -270,7 +270,7 @@ class Upstream:
             staged.discard()
             raise
 
-    def _receive(self, resp: Response, url: str, staged: Staged, sha256: str, size: int | None) -> int:
+    def _receive(self, resp: Response, url: str, staged: "Staged", sha256: str, size: int | None) -> int:
         """Body into `staged` in 1 MiB pieces through one reused per-thread buffer, hashing as it
         goes; commit only when size and sha256 match."""
         import hashlib
