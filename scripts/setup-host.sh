@@ -37,6 +37,40 @@ else
   log "packages already installed: ${PACKAGES[*]}"
 fi
 
+# 1b. packages that ship system services ------------------------------------------------------
+# OpenStack Swift (the object store the storage tests run against) and memcached (its token
+# cache) are started by scripts/swift-aio.sh as our own processes with their own configuration.
+# Their Debian postinst scripts (and that of rsyslog, which swift pulls in) would start the
+# distribution's instances (ports 6200-6202, 8080, 11211) on this shared machine, so they are installed with service starts denied by a temporary
+# policy-rc.d and, on a systemd machine, left disabled.
+SERVICE_PACKAGES=(swift swift-proxy swift-object swift-container swift-account memcached)
+missing=()
+for p in "${SERVICE_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing without starting their services: ${missing[*]}"
+  policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    own_policy=1
+    printf '#!/bin/sh\n# setup-host.sh: deny service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed (check /etc/apt/sources.list*)"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || die "apt-get install failed for: ${missing[*]}"
+  if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
+  if [[ -d /run/systemd/system ]]; then
+    mapfile -t units < <(dpkg-query -L "${SERVICE_PACKAGES[@]}" 2>/dev/null \
+                         | grep -E '^/lib/systemd/system/[^@]+\.service$' | xargs -r -n1 basename)
+    ((${#units[@]})) && systemctl disable --quiet "${units[@]}" 2>/dev/null || true
+  fi
+else
+  log "packages already installed: ${SERVICE_PACKAGES[*]}"
+fi
+
 # 2. containers.conf --------------------------------------------------------------------------
 # Keys we manage, as "section|key|toml value". Other content of the file is kept.
 SETTINGS=(

@@ -320,3 +320,43 @@ def nginx_factory(tmp_path: Path) -> Iterator[Callable[..., NginxServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+def start_nginx_vhost(render_vhost: Callable[[int], str], workdir: Path) -> NginxServer:
+    """Start nginx on a hand-written vhost (`render_vhost(port)` -> text of the http-level include).
+
+    For tests of nginx itself in front of something the role does not deploy yet (an object store
+    as the backend of `proxy_pass`); the role's vhost goes through `start_nginx`.
+    """
+    workdir = Path(workdir).resolve()
+    (workdir / "temp").mkdir(parents=True, exist_ok=True)
+    user_line = "user root;\n" if os.geteuid() == 0 else ""
+    conf, vhost = workdir / "nginx.conf", workdir / "vhost.conf"
+    conf.write_text(MAIN_CONF.format(workdir=workdir, vhost=vhost, user_line=user_line), encoding="utf-8")
+    last_error = ""
+    for _attempt in range(5):
+        port = free_port()
+        vhost.write_text(render_vhost(port), encoding="utf-8")
+        checked = nginx_test_config(conf)
+        if checked.returncode != 0:
+            raise NginxError(f"nginx -t rejected the vhost:\n{checked.stderr}")
+        with open(workdir / "stderr.log", "wb") as stderr_file:
+            process = subprocess.Popen(
+                [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr_file,
+                start_new_session=True,
+            )
+        if _wait_listening(process, port, time.monotonic() + 15):
+            return NginxServer(port=port, workdir=workdir, web_root=workdir, conf_path=conf, vhost_path=vhost,
+                               process=process)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        last_error = (workdir / "stderr.log").read_text(errors="replace")
+        if (workdir / "error.log").exists():
+            last_error += (workdir / "error.log").read_text(errors="replace")
+        if "Address already in use" not in last_error:
+            break
+    raise NginxError(f"nginx did not start:\n{last_error}")
