@@ -29,7 +29,7 @@ from mirror_tool.storage.base import Storage
 
 log = logging.getLogger("mirror_tool.publish")
 
-HTML, JSON = "text/html", "application/vnd.pypi.simple.v1+json"
+HTML, JSON = "text/html; charset=utf-8", "application/vnd.pypi.simple.v1+json"
 
 
 @dataclass
