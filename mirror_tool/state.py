@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from mirror_tool.errors import ProjectError, StorageError
 from mirror_tool.storage.atomic import atomic_write, os_error
 
 log = logging.getLogger("mirror_tool.state")
@@ -46,8 +47,12 @@ def load_document(path: Path, what: str, parse: Callable[[bytes], T]) -> T | Non
 
 
 def save_document(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Replace `path` atomically (StorageError when the disk cannot take it)."""
-    atomic_write(path, data, fsync=fsync)
+    """Replace `path` atomically; StorageError (exit 7) whatever the reason: every later run
+    needs its state files."""
+    try:
+        atomic_write(path, data, fsync=fsync)
+    except ProjectError as exc:
+        raise StorageError(str(exc)) from exc
 
 
 def _quarantine(path: Path, what: str, problem: str) -> None:
@@ -113,7 +118,7 @@ class StateFiles:
             if not self.generation.exists():
                 save_document(self.generation, (GENERATION + "\n").encode())
         except OSError as exc:
-            raise os_error(exc, str(self.root)) from exc
+            raise os_error(exc, str(self.root), whole_run=True) from exc
 
     # -- status: the mirror serial (bandersnatch's format: a decimal integer) -------------------
     def read_status(self) -> int | None:
@@ -141,7 +146,7 @@ class StateFiles:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise os_error(exc, str(self.todo), "delete") from exc
+            raise os_error(exc, str(self.todo), "delete", whole_run=True) from exc
 
     # -- state.json ---------------------------------------------------------------------------------
     def read_run_state(self) -> RunState:

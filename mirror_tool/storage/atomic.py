@@ -24,10 +24,11 @@ STORAGE_ERRNOS = frozenset(
 _COUNTER = itertools.count()
 
 
-def os_error(exc: OSError, what: str, verb: str = "write") -> MirrorError:
-    """The mirror error for an OSError met while trying to `verb` `what`."""
+def os_error(exc: OSError, what: str, verb: str = "write", *, whole_run: bool = False) -> MirrorError:
+    """The mirror error for an OSError met while trying to `verb` `what`; `whole_run`: what
+    failed is something every project needs (the tree's directories, a state file)."""
     message = f"cannot {verb} {what}: {exc.strerror or exc}"
-    return StorageError(message) if exc.errno in STORAGE_ERRNOS else ProjectError(message)
+    return StorageError(message) if whole_run or exc.errno in STORAGE_ERRNOS else ProjectError(message)
 
 
 def temp_name(parent: str, suffix: str) -> str:

@@ -61,7 +61,7 @@ class FilesystemStorage(Storage):
                 except OSError:
                     pass
         except OSError as exc:
-            raise os_error(exc, str(self.web)) from exc
+            raise os_error(exc, str(self.web), whole_run=True) from exc
 
     def stage(self, key: str, size: int | None) -> Staged:
         return open_staged(self.path(key), f"{self.tmp}/dl-{os.getpid()}-{threading.get_ident()}-")
@@ -128,16 +128,22 @@ class FilesystemStorage(Storage):
             raise os_error(exc, path, "read") from exc
 
     def open_read(self, key: str) -> BinaryIO | None:
+        path = self.path(key)
         try:
-            return open(self.path(key), "rb")
+            return open(path, "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except OSError as exc:
+            raise os_error(exc, path, "read") from exc
 
     def stat(self, key: str) -> ObjectInfo | None:
+        path = self.path(key)
         try:
-            st = os.stat(self.path(key))
+            st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise os_error(exc, path, "read") from exc
         return ObjectInfo(key, st.st_size) if statmod.S_ISREG(st.st_mode) else None
 
     def sha256(self, key: str) -> str | None:
