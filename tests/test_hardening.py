@@ -91,6 +91,19 @@ def test_wrapper_state_with_invalid_utf8_does_not_stop_the_run(tmp_path: Path, f
     assert log.count("Unreadable wrapper state") == 1 and "Traceback" not in log
 
 
+def test_unwritable_metrics_file_is_exit_7_after_the_state_is_saved(tmp_path: Path, fakepypi) -> None:  # type: ignore[no-untyped-def]
+    mirror_dir = tmp_path / "mirror"
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the metrics directory belongs\n")
+    conf = write_config(tmp_path / "run.conf", mirror_dir, fakepypi.base_url,
+                        wrapper={"log-file": str(tmp_path / "run.log"), "metrics-file": str(blocker / "m.prom")})
+    result = run_wrapper(conf)
+    log = (tmp_path / "run.log").read_text()
+    assert result.returncode == ExitCode.STORAGE, log
+    assert "Cannot write metrics" in log and "Traceback" not in log and "pypi-mirror-run finished: exit 7" in log
+    assert json.loads((mirror_dir / "wrapper-state.json").read_text())["version"] == 1
+
+
 class RecordingStorage(FilesystemStorage):
     """The filesystem backend, noting every write, removal, commit and flush with the `status`
     the disk holds at that moment."""

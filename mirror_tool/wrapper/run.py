@@ -252,7 +252,7 @@ class WrapperRun:
         if self.settings.metrics_file is not None:
             try:
                 write_metrics(self.settings.metrics_file, run_metrics(self.record, self.state))
-            except StorageError as exc:
+            except (StorageError, OSError) as exc:
                 log.error("Cannot write metrics: %s", exc)
                 record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)
         log.info(
