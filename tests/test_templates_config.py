@@ -1,6 +1,6 @@
 """The role's /etc/pypi-mirror.conf template, judged by the mirror client itself.
 
-Rendered with jinja2 from the role's defaults and a few variable sets, every file must be accepted
+Rendered by Ansible from the role's defaults and a few variable sets, every file must be accepted
 by `mirror_tool.config.load_config` and by the real `pypi-mirror` command with the values the
 variables asked for; a bad variable must come back as the tool's own one-line config error
 (exit 2), which is what the role's `validate:` shows an operator.
@@ -20,7 +20,7 @@ import yaml
 
 from mirror_tool.config import load_config
 from mirror_tool.errors import ConfigError
-from tests.support.nginx import render_role_template, role_defaults, role_vars
+from tests.support.role_render import prepare_renders, render_template, role_defaults, role_vars
 
 MASTER = "http://upstream:8080"
 PYPI_MIRROR = str(Path(sys.executable).parent / "pypi-mirror")
@@ -59,9 +59,31 @@ VARIABLE_SETS: dict[str, dict[str, Any]] = {
 }
 
 
+BAD_VARIABLES: list[tuple[dict[str, Any], str]] = [
+    ({"pypi_mirror_workers": 0}, "[mirror] workers:"),
+    ({"pypi_mirror_master": "ftp://upstream"}, "[mirror] master:"),
+    ({"pypi_mirror_directory": "relative/dir"}, "[mirror] directory:"),
+    ({"pypi_mirror_compare_method": "mtime"}, "[mirror] compare-method:"),
+    ({"pypi_mirror_purge": "always"}, "[wrapper] purge:"),
+    ({"pypi_mirror_wrapper_time_limit": -1}, "[wrapper] time-limit:"),
+    ({"pypi_mirror_blocklist_platforms": ["amiga"]}, "[blocklist] platforms:"),
+    ({"pypi_mirror_size_max_file_size": "lots"}, "[size] max_file_size:"),
+]
+
+
+def _case(**overrides: Any) -> dict[str, Any]:
+    return {"pypi_mirror_master": MASTER, **overrides}
+
+
+# Rendered together in one ansible-playbook run (tests/support/role_render.py).
+prepare_renders(*[_case(**overrides) for overrides in VARIABLE_SETS.values()],
+                *[_case(**overrides) for overrides, _ in BAD_VARIABLES],
+                _case(pypi_mirror_workers=65))
+
+
 def render(tmp_path: Path, **overrides: Any) -> Path:
     conf = tmp_path / "pypi-mirror.conf"
-    conf.write_text(render_role_template("pypi-mirror.conf.j2", **{"pypi_mirror_master": MASTER, **overrides}))
+    conf.write_text(render_template("pypi-mirror.conf.j2", **_case(**overrides)))
     return conf
 
 
@@ -74,7 +96,7 @@ def run_tool(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_rendered_config_is_accepted_with_the_asked_values(tmp_path: Path, name: str) -> None:
     overrides = VARIABLE_SETS[name]
     config = load_config(render(tmp_path, **overrides))
-    values = role_vars(pypi_mirror_master=MASTER, **overrides)
+    values = role_vars(**_case(**overrides))
     assert str(config.mirror.directory) == values["pypi_mirror_directory"]
     assert config.mirror.master == MASTER
     assert config.mirror.workers == int(values["pypi_mirror_workers"])
@@ -130,16 +152,7 @@ def test_the_real_command_accepts_the_rendered_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
-    [
-        ({"pypi_mirror_workers": 0}, "[mirror] workers:"),
-        ({"pypi_mirror_master": "ftp://upstream"}, "[mirror] master:"),
-        ({"pypi_mirror_directory": "relative/dir"}, "[mirror] directory:"),
-        ({"pypi_mirror_compare_method": "mtime"}, "[mirror] compare-method:"),
-        ({"pypi_mirror_purge": "always"}, "[wrapper] purge:"),
-        ({"pypi_mirror_wrapper_time_limit": -1}, "[wrapper] time-limit:"),
-        ({"pypi_mirror_blocklist_platforms": ["amiga"]}, "[blocklist] platforms:"),
-        ({"pypi_mirror_size_max_file_size": "lots"}, "[size] max_file_size:"),
-    ],
+    BAD_VARIABLES,
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
 def test_bad_variable_yields_the_tools_clear_error(tmp_path: Path, overrides: dict[str, Any], expected: str) -> None:

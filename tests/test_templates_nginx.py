@@ -1,4 +1,4 @@
-"""The role's nginx vhost, rendered with jinja2 from the role's defaults, run by a real nginx.
+"""The role's nginx vhost, rendered by Ansible from the role's defaults, run by a real nginx.
 
 A real `pypi-mirror mirror` (configured by the role's own config template) syncs the fake upstream
 into a tree; nginx serves it on 127.0.0.1 with the vhost exactly as the role renders it; real pip
@@ -24,9 +24,10 @@ from tests.support.nginx import (
     NginxServer,
     nginx_factory,  # noqa: F401  (pytest fixture)
     nginx_test_config,
-    render_role_template,
+    vhost_variables,
     write_nginx_config,
 )
+from tests.support.role_render import prepare_renders, render_template
 
 PIP_JSON = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
 STATE_FILES = ["status", "state.json", "todo", "generation", "stale.json", "wrapper-state.json", ".lock"]
@@ -56,7 +57,7 @@ def pip(*args: str) -> subprocess.CompletedProcess[str]:
 
 def role_config(tmp_path: Path, master: str, **role_vars: Any) -> Path:
     """The role's /etc/pypi-mirror.conf for a mirror in tmp_path/mirror, written to tmp_path."""
-    text = render_role_template(
+    text = render_template(
         "pypi-mirror.conf.j2",
         pypi_mirror_directory=str(tmp_path / "mirror"),
         pypi_mirror_master=master,
@@ -97,29 +98,33 @@ def server(synced_mirror: Path, nginx_factory: Any) -> NginxServer:  # noqa: F81
     return nginx_factory(synced_mirror / "web")
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {"pypi_mirror_nginx_listen": ["80", "[::]:80"], "pypi_mirror_nginx_server_name": "a.example b.example"},
-        {"pypi_mirror_nginx_index_max_age": 30, "pypi_mirror_nginx_packages_max_age": 86400,
-         "pypi_mirror_nginx_robots_txt": 'User-agent: "quoted"\\\nAllow: /\n',
-         "pypi_mirror_nginx_extra_directives": ["client_max_body_size 1m;"]},
-        {"pypi_mirror_directory": "/srv/other mirror"},
-    ],
-    ids=["defaults", "listen-and-names", "headers-and-extras", "space-in-path"],
-)
+#: Variable sets `nginx -t` must accept. Log paths are relative: nginx puts them under its prefix
+#: (the test's work directory), so the renderings do not depend on a test's temporary directory.
+VHOST_VARIABLE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "listen-and-names": {"pypi_mirror_nginx_listen": ["80", "[::]:80"],
+                         "pypi_mirror_nginx_server_name": "a.example b.example"},
+    "headers-and-extras": {"pypi_mirror_nginx_index_max_age": 30, "pypi_mirror_nginx_packages_max_age": 86400,
+                           "pypi_mirror_nginx_robots_txt": 'User-agent: "quoted"\\\nAllow: /\n',
+                           "pypi_mirror_nginx_extra_directives": ["client_max_body_size 1m;"]},
+    "space-in-path": {"pypi_mirror_directory": "/srv/other mirror"},
+}
+RELATIVE_LOGS = {"pypi_mirror_nginx_access_log": "access.log", "pypi_mirror_nginx_error_log": "error.log"}
+BROKEN_VHOST = {"pypi_mirror_nginx_extra_directives": ["no_such_directive on;"]}
+# A web root that need not exist: nginx -t does not open it.
+PLACEHOLDER_WEB_ROOT = Path("/srv/pypi-mirror/web")
+
+prepare_renders(*[{**RELATIVE_LOGS, **overrides} for overrides in VHOST_VARIABLE_SETS.values()],
+                vhost_variables(PLACEHOLDER_WEB_ROOT, 1, **BROKEN_VHOST))
+
+
+@pytest.mark.parametrize("overrides", list(VHOST_VARIABLE_SETS.values()), ids=list(VHOST_VARIABLE_SETS))
 def test_vhost_passes_nginx_t(tmp_path: Path, overrides: dict[str, Any]) -> None:
     """`nginx -t` accepts the vhost from the defaults and from other variable sets."""
     workdir = tmp_path / "conf"
     workdir.mkdir()
     vhost = workdir / "vhost.conf"
-    vhost.write_text(render_role_template(
-        VHOST_TEMPLATE,
-        pypi_mirror_nginx_access_log=str(workdir / "access.log"),
-        pypi_mirror_nginx_error_log=str(workdir / "error.log"),
-        **overrides,
-    ))
+    vhost.write_text(render_template(VHOST_TEMPLATE, **RELATIVE_LOGS, **overrides))
     conf = workdir / "nginx.conf"
     conf.write_text(
         f"pid {workdir}/nginx.pid;\nevents {{}}\nhttp {{\n include /etc/nginx/mime.types;\n include {vhost};\n}}\n"
@@ -133,8 +138,7 @@ def test_vhost_passes_nginx_t(tmp_path: Path, overrides: dict[str, Any]) -> None
 
 def test_nginx_t_rejects_a_broken_vhost(tmp_path: Path) -> None:
     """The check the tests (and the role's handler) rely on does fail on a bad directive."""
-    conf = write_nginx_config(tmp_path / "mirror" / "web", tmp_path / "nginx", 1,
-                              pypi_mirror_nginx_extra_directives=["no_such_directive on;"])
+    conf = write_nginx_config(PLACEHOLDER_WEB_ROOT, tmp_path / "nginx", 1, **BROKEN_VHOST)
     result = nginx_test_config(conf)
     assert result.returncode != 0
     assert "no_such_directive" in result.stderr

@@ -1,14 +1,13 @@
 """The crontab line the role installs is the command these tests run.
 
-`roles/pypi_mirror/templates/cron.j2` is rendered with jinja2 from the role's
-`defaults/main.yml` (as Ansible's template module would: `trim_blocks`, plus the two Ansible
-filters the defaults use, `bool` and `hash`). The job line must have the exact form fixed in
+`roles/pypi_mirror/templates/cron.j2` is rendered by Ansible from the role's
+`defaults/main.yml` (tests/support/role_render.py). The job line must have the exact form fixed in
 docs/design.md. The only transformation before running it is replacing four production paths by
 test paths, as whole substrings:
 
     /opt/pypi-mirror/venv/bin/        -> this interpreter's bin/ (where pypi-mirror-run is installed)
     /etc/pypi-mirror.conf             -> the test's config file
-    /run/lock/pypi-mirror-cron.lock   -> <tmp>/pypi-mirror-cron.lock
+    /run/pypi-mirror/cron.lock        -> <tmp>/cron.lock
     /var/log/pypi-mirror/cron.log     -> <tmp>/log/cron.log
 
 The result runs as cron runs it: `env -i` with the cron file's variables (plus HOME, LOGNAME,
@@ -18,7 +17,7 @@ the current user; the role's molecule scenario covers the real user).
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
 import os
 import re
@@ -26,12 +25,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
 from mirror_tool.config import load_config
 from mirror_tool.lock import MirrorLock
+from tests.support.role_render import prepare_renders, render_template, role_vars
 from tests.test_wrapper_support import LOG_LINE, metric, read_metrics, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,52 +39,13 @@ HOSTNAME = "mirror-eu-west-1.example"
 
 CRON_LINE = re.compile(
     r"^(?P<minutes>\d+(?:,\d+)*) \* \* \* \* (?P<user>\S+) "
-    r"(?P<command>flock -n /run/lock/pypi-mirror-cron\.lock timeout -k 60 (?P<limit>\d+) "
+    r"(?P<command>flock -n /run/pypi-mirror/cron\.lock timeout -k 60 (?P<limit>\d+) "
     r"/opt/pypi-mirror/venv/bin/pypi-mirror-run -c /etc/pypi-mirror\.conf "
     r">> /var/log/pypi-mirror/cron\.log 2>&1)$"
 )
 
 
-def _ansible_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "yes", "true", "on", "y", "t")
-
-
-def _ansible_hash(value: object, algorithm: str = "sha1") -> str:
-    return hashlib.new(algorithm, str(value).encode()).hexdigest()
-
-
-def _jinja_env() -> jinja2.Environment:
-    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.filters["bool"] = _ansible_bool
-    env.filters["hash"] = _ansible_hash
-    return env
-
-
-def role_vars(**overrides: object) -> dict:
-    """The role defaults with their `{{ }}` references resolved (what Ansible would compute)."""
-    env = _jinja_env()
-    raw = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    values = {"inventory_hostname": HOSTNAME, "playbook_dir": str(ROOT / "playbooks"),
-              "ansible_playbook_python": sys.executable, **raw, **overrides}
-    for _ in range(10):
-        changed = False
-        for key, value in values.items():
-            if isinstance(value, str) and "{{" in value:
-                try:
-                    rendered = env.from_string(value).render(values)
-                except jinja2.UndefinedError:
-                    continue
-                if rendered != value:
-                    values[key], changed = rendered, True
-        if not changed:
-            break
-    return values
-
-
-def render_template(name: str, variables: dict) -> str:
-    return _jinja_env().from_string((ROLE / "templates" / name).read_text()).render(variables)
+prepare_renders({"inventory_hostname": HOSTNAME})
 
 
 def cron_parts(text: str) -> tuple[dict[str, str], str]:
@@ -108,13 +68,13 @@ def cron_parts(text: str) -> tuple[dict[str, str], str]:
 @pytest.fixture
 def cron_job(tmp_path):
     """The rendered cron file's variables, its job line, and the line made runnable here."""
-    variables, line = cron_parts(render_template("cron.j2", role_vars()))
+    variables, line = cron_parts(render_template("cron.j2", inventory_hostname=HOSTNAME))
     bin_dir = Path(sys.executable).parent
     assert (bin_dir / "pypi-mirror-run").exists(), "pip install -e . first"
     paths = {
         "/opt/pypi-mirror/venv/bin/": f"{bin_dir}/",
         "/etc/pypi-mirror.conf": str(tmp_path / "pypi-mirror.conf"),
-        "/run/lock/pypi-mirror-cron.lock": str(tmp_path / "pypi-mirror-cron.lock"),
+        "/run/pypi-mirror/cron.lock": str(tmp_path / "cron.lock"),
         "/var/log/pypi-mirror/cron.log": str(tmp_path / "log" / "cron.log"),
     }
     match = CRON_LINE.match(line)
@@ -136,8 +96,8 @@ def run_as_cron(variables: dict[str, str], command: str, home: Path) -> int:
 
 def test_rendered_cron_line_has_the_designed_form():
     raw = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    values = role_vars()
-    variables, line = cron_parts(render_template("cron.j2", values))
+    values = role_vars(inventory_hostname=HOSTNAME)
+    variables, line = cron_parts(render_template("cron.j2", inventory_hostname=HOSTNAME))
     assert variables == {"LC_ALL": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     match = CRON_LINE.match(line)
     assert match, line
@@ -177,14 +137,16 @@ def test_cron_line_passes_lock_busy_exit_code(tmp_path, fakepypi, cron_job):
 
 def test_role_config_template_drives_the_wrapper(tmp_path, fakepypi):
     """The role's rendered config (paths moved to tmp) is accepted and its [wrapper] keys apply."""
-    values = role_vars(
-        pypi_mirror_directory=str(tmp_path / "mirror"),
-        pypi_mirror_master=fakepypi.base_url,
-        pypi_mirror_log_dir=str(tmp_path / "log"),
-        pypi_mirror_metrics_dir=str(tmp_path / "textfile"),
-    )
+    case = {
+        "inventory_hostname": HOSTNAME,
+        "pypi_mirror_directory": str(tmp_path / "mirror"),
+        "pypi_mirror_master": fakepypi.base_url,
+        "pypi_mirror_log_dir": str(tmp_path / "log"),
+        "pypi_mirror_metrics_dir": str(tmp_path / "textfile"),
+    }
+    values = role_vars(**case)
     config_path = tmp_path / "pypi-mirror.conf"
-    config_path.write_text(render_template("pypi-mirror.conf.j2", values))
+    config_path.write_text(render_template("pypi-mirror.conf.j2", **case))
     config = load_config(config_path)
     assert config.wrapper.time_limit == float(values["pypi_mirror_wrapper_time_limit"])
     assert config.wrapper.metrics_file == tmp_path / "textfile" / "pypi_mirror.prom"
@@ -194,3 +156,36 @@ def test_role_config_template_drives_the_wrapper(tmp_path, fakepypi):
     assert "Sync finished:" in (tmp_path / "log" / "wrapper.log").read_text()
     assert metric(read_metrics(tmp_path / "textfile" / "pypi_mirror.prom"), "exit_code") == 0
     assert json.loads((tmp_path / "mirror" / "stale.json").read_text())["projects"] == {}
+
+
+def test_weekly_verify_runs_while_a_sync_holds_its_locks(tmp_path, fakepypi):
+    """The role's verify line, started while a sync holds both the sync job's flock file and the
+    tool's lock, runs to its report at once: a read-only verify neither waits for nor blocks syncs."""
+    case = {
+        "inventory_hostname": HOSTNAME,
+        "pypi_mirror_verify_enabled": True,
+        "pypi_mirror_venv": str(Path(sys.executable).parent.parent),
+        "pypi_mirror_config_file": str(tmp_path / "pypi-mirror.conf"),
+        "pypi_mirror_run_dir": str(tmp_path / "run"),
+        "pypi_mirror_log_dir": str(tmp_path / "log"),
+    }
+    values = role_vars(**case)
+    text = render_template("cron.j2", **case)
+    variables, sync_line = cron_parts(text)
+    [sync_lock] = re.findall(r"flock -n (\S+) ", sync_line)
+    [verify_line] = [line for line in text.splitlines() if " verify >> " in line]
+    _, hour, _, _, weekday, user, command = verify_line.split(maxsplit=6)
+    assert (hour, weekday, user) == ("3", "0", "pypi-mirror")  # the user field is not applied here
+
+    config = write_config(tmp_path / "pypi-mirror.conf", tmp_path / "mirror", fakepypi.base_url)
+    synced = subprocess.run([str(Path(sys.executable).parent / "pypi-mirror"), "-c", str(config), "mirror"],
+                            capture_output=True, text=True, timeout=120)
+    assert synced.returncode == 0, synced.stderr
+    (tmp_path / "run").mkdir()
+    (tmp_path / "log").mkdir()
+    # A sync in progress: the sync job's flock file and the tool's own lock are both held.
+    with open(sync_lock, "w") as held, MirrorLock(tmp_path / "mirror" / ".lock"):
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run_as_cron(variables, command, tmp_path) == 0
+    report = Path(values["pypi_mirror_verify_log_file"]).read_text()
+    assert "Verify finished:" in report, report

@@ -1,132 +1,50 @@
-"""Render the pypi_mirror role's templates with plain jinja2 and run a real nginx from the vhost.
+"""Run a real nginx from the pypi_mirror role's vhost, rendered by Ansible.
 
-Tests must exercise exactly what the role deploys, so nothing here re-states the vhost: the role's
-`defaults/main.yml` is loaded, templated values are resolved the way Ansible would (lazily, native
-types), the role's own template is rendered, and a throw-away nginx master runs it on 127.0.0.1
-with every writable path inside a test work directory.
+Tests must exercise exactly what the role deploys, so nothing here re-states the vhost: Ansible
+renders the role's own template with its defaults (tests/support/role_render.py), and a
+throw-away nginx master runs it on 127.0.0.1 with every writable path inside a test work
+directory (the vhost's log paths are relative, so nginx puts them under its prefix, the work
+directory).
 
 Usage::
 
-    from support.nginx import start_nginx
+    from tests.support.nginx import start_nginx
 
     with start_nginx(mirror_dir / "web", tmp_path / "nginx") as server:
         requests.get(server.base_url + "/simple/")
 
-or the `nginx_factory` fixture (import it into a test module: `from support.nginx import
+or the `nginx_factory` fixture (import it into a test module: `from tests.support.nginx import
 nginx_factory`), which stops every server it started at teardown.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.nativetypes
 import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ROLE_DIR = REPO_ROOT / "roles" / "pypi_mirror"
+from tests.support.role_render import REPO_ROOT, ROLE_DIR, render_template, role_defaults
+
+__all__ = ["REPO_ROOT", "ROLE_DIR", "VHOST_TEMPLATE", "NginxError", "NginxServer", "nginx_factory",
+           "nginx_test_config", "role_defaults", "start_nginx", "vhost_variables", "write_nginx_config"]
+
 NGINX = "/usr/sbin/nginx"
 VHOST_TEMPLATE = "nginx-vhost.conf.j2"
+#: The vhost's logs, relative to nginx's prefix (the work directory).
+ACCESS_LOG, ERROR_LOG = "vhost.access.log", "vhost.error.log"
 
-#: Facts and magic variables a role template may use; tests override them like any other variable.
-ANSIBLE_MAGIC_VARS: dict[str, Any] = {
-    "ansible_playbook_python": sys.executable,
-    "inventory_hostname": "mirror01.test",
-    "playbook_dir": str(REPO_ROOT / "playbooks"),
-    "role_path": str(ROLE_DIR),
-}
-
-
-def _hash_filter(value: Any, algorithm: str = "sha1") -> str:
-    """Ansible's `hash` filter: hex digest of the string form of `value`."""
-    return hashlib.new(algorithm, str(value).encode("utf-8")).hexdigest()
-
-
-def _bool_filter(value: Any) -> bool:
-    """Ansible's `bool` filter for the values an inventory can hold."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on", "y", "t"}
-
-
-def _mandatory_filter(value: Any, msg: str | None = None) -> Any:
-    """Ansible's `mandatory` filter: fail on an undefined value."""
-    if isinstance(value, jinja2.Undefined):
-        raise jinja2.UndefinedError(msg or "Mandatory variable not defined.")
-    return value
-
-
-def _install_filters(env: jinja2.Environment) -> jinja2.Environment:
-    """Give a jinja2 environment the Ansible filters the role's templates and defaults use."""
-    env.filters.update(hash=_hash_filter, bool=_bool_filter, mandatory=_mandatory_filter)
-    return env
-
-
-def role_defaults() -> dict[str, Any]:
-    """The role's defaults/main.yml as written (unresolved)."""
-    return yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text(encoding="utf-8"))
-
-
-def _has_template(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_has_template(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_template(v) for v in value)
-    return False
-
-
-def role_vars(**overrides: Any) -> dict[str, Any]:
-    """Resolved variables of the role: defaults, magic variables, then `overrides` (highest).
-
-    Templated values may reference each other in any order, as in Ansible; they are resolved
-    to native types (an expression yielding a number is a number).
-    """
-    context: dict[str, Any] = {**ANSIBLE_MAGIC_VARS, **role_defaults(), **overrides}
-    env = _install_filters(jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined))
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, str) and _has_template(value):
-            return env.from_string(value).render(context)
-        if isinstance(value, list):
-            return [resolve(v) for v in value]
-        if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
-        return value
-
-    for _ in range(20):
-        pending = [key for key, value in context.items() if _has_template(value)]
-        if not pending:
-            return context
-        for key in pending:
-            context[key] = resolve(context[key])
-    raise ValueError(f"role variables do not resolve (cycle?): {pending}")
-
-
-def render_role_template(name: str, **overrides: Any) -> str:
-    """Render `roles/pypi_mirror/templates/<name>` as the template module would (trim_blocks)."""
-    env = _install_filters(
-        jinja2.Environment(
-            loader=jinja2.FileSystemLoader(ROLE_DIR / "templates"),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            keep_trailing_newline=True,
-        )
-    )
-    return env.get_template(name).render(role_vars(**overrides))
+#: Rendering costs an ansible-playbook run: a vhost rendered for a port is reused by later servers
+#: of the same web root and variables while no live server of ours holds that port.
+_port_of_case: dict[str, int] = {}
+_live_ports: set[int] = set()
 
 
 def free_port() -> int:
@@ -187,22 +105,22 @@ class NginxServer:
 
     @property
     def vhost_error_log(self) -> Path:
-        return self.workdir / "vhost.error.log"
+        return self.workdir / ERROR_LOG
 
     @property
     def access_log(self) -> Path:
-        return self.workdir / "vhost.access.log"
+        return self.workdir / ACCESS_LOG
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM), escalating to SIGKILL; safe to call twice."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        _live_ports.discard(self.port)
 
     def __enter__(self) -> NginxServer:
         return self
@@ -211,8 +129,20 @@ class NginxServer:
         self.stop()
 
 
+def vhost_variables(web_root: Path, port: int, **role_overrides: Any) -> dict[str, Any]:
+    """The role variables the test vhost for `web_root` on 127.0.0.1:`port` is rendered with."""
+    return {
+        "pypi_mirror_directory": str(web_root.parent),
+        "pypi_mirror_nginx_listen": [f"127.0.0.1:{port}"],
+        "pypi_mirror_nginx_server_name": "localhost",
+        "pypi_mirror_nginx_access_log": ACCESS_LOG,
+        "pypi_mirror_nginx_error_log": ERROR_LOG,
+        **role_overrides,
+    }
+
+
 def write_nginx_config(web_root: Path, workdir: Path, port: int, **role_overrides: Any) -> Path:
-    """Render the vhost (listening on 127.0.0.1:`port`) and a main nginx.conf into `workdir`.
+    """Write the vhost (listening on 127.0.0.1:`port`) and a main nginx.conf into `workdir`.
 
     `web_root` must be `<directory>/web` (the on-disk layout): the vhost derives its root from
     `pypi_mirror_directory`. Returns the path of the main configuration.
@@ -223,16 +153,9 @@ def write_nginx_config(web_root: Path, workdir: Path, port: int, **role_override
         raise ValueError(f"web_root must be <directory>/web, got {web_root}")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "temp").mkdir(exist_ok=True)
-    overrides: dict[str, Any] = {
-        "pypi_mirror_directory": str(web_root.parent),
-        "pypi_mirror_nginx_listen": [f"127.0.0.1:{port}"],
-        "pypi_mirror_nginx_server_name": "localhost",
-        "pypi_mirror_nginx_access_log": str(workdir / "vhost.access.log"),
-        "pypi_mirror_nginx_error_log": str(workdir / "vhost.error.log"),
-        **role_overrides,
-    }
     vhost = workdir / "vhost.conf"
-    vhost.write_text(render_role_template(VHOST_TEMPLATE, **overrides), encoding="utf-8")
+    vhost.write_text(render_template(VHOST_TEMPLATE, **vhost_variables(web_root, port, **role_overrides)),
+                     encoding="utf-8")
     # Pytest's tmp dirs are 0700 root: as root the workers must run as root to read them.
     user_line = "user root;\n" if os.geteuid() == 0 else ""
     conf = workdir / "nginx.conf"
@@ -241,7 +164,7 @@ def write_nginx_config(web_root: Path, workdir: Path, port: int, **role_override
 
 
 def nginx_test_config(conf: Path) -> subprocess.CompletedProcess[str]:
-    """Run `nginx -t` on `conf`; the result carries nginx's own verdict in stderr."""
+    """Run `nginx -t` on `conf` with its directory as prefix; nginx's verdict is in stderr."""
     workdir = conf.parent
     return subprocess.run(
         [NGINX, "-t", "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
@@ -264,43 +187,56 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, deadline: float
     return False
 
 
+def _port_for(case: str, fresh: bool) -> int:
+    """The port already rendered for this case when no server of ours holds it, else a new one."""
+    port = _port_of_case.get(case)
+    if fresh or port is None or port in _live_ports:
+        port = free_port()
+        _port_of_case[case] = port
+    return port
+
+
+def _launch(conf: Path, port: int) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """Start nginx on `conf` (its directory is the prefix) and wait for `port`: (the process, "")
+    once it listens, else (None, nginx's own words)."""
+    workdir = conf.parent
+    with open(workdir / "stderr.log", "wb") as stderr_file:
+        process = subprocess.Popen(
+            [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+            start_new_session=True,
+        )
+    if _wait_listening(process, port, time.monotonic() + 15):
+        return process, ""
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+    error_log = workdir / "error.log"
+    return None, ((workdir / "stderr.log").read_text(errors="replace")
+                  + (error_log.read_text(errors="replace") if error_log.exists() else ""))
+
+
 def start_nginx(web_root: Path, workdir: Path, **role_overrides: Any) -> NginxServer:
     """Render the role's vhost for `web_root`, check it with `nginx -t` and start nginx.
 
     `role_overrides` are role variables (e.g. `pypi_mirror_nginx_index_max_age=60`). Retries on
     another port when the chosen one was taken in between. Raises NginxError with nginx's message.
     """
+    case = repr((str(Path(web_root).resolve()), sorted(role_overrides.items())))
     last_error = ""
-    for _attempt in range(5):
-        port = free_port()
+    for attempt in range(5):
+        port = _port_for(case, fresh=attempt > 0)
         conf = write_nginx_config(web_root, workdir, port, **role_overrides)
         checked = nginx_test_config(conf)
         if checked.returncode != 0:
             raise NginxError(f"nginx -t rejected the rendered vhost:\n{checked.stderr}")
-        workdir = conf.parent
-        with open(workdir / "stderr.log", "wb") as stderr_file:
-            process = subprocess.Popen(
-                [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr_file,
-                start_new_session=True,
-            )
-        if _wait_listening(process, port, time.monotonic() + 15):
-            return NginxServer(
-                port=port,
-                workdir=workdir,
-                web_root=Path(web_root).resolve(),
-                conf_path=conf,
-                vhost_path=workdir / "vhost.conf",
-                process=process,
-            )
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        stderr = (workdir / "stderr.log").read_text(errors="replace")
-        error_log = workdir / "error.log"
-        last_error = stderr + (error_log.read_text(errors="replace") if error_log.exists() else "")
+        process, last_error = _launch(conf, port)
+        if process is not None:
+            _live_ports.add(port)
+            return NginxServer(port=port, workdir=conf.parent, web_root=Path(web_root).resolve(), conf_path=conf,
+                               vhost_path=conf.parent / "vhost.conf", process=process)
         if "Address already in use" not in last_error:
             break
     raise NginxError(f"nginx did not start:\n{last_error}")
@@ -340,23 +276,10 @@ def start_nginx_vhost(render_vhost: Callable[[int], str], workdir: Path) -> Ngin
         checked = nginx_test_config(conf)
         if checked.returncode != 0:
             raise NginxError(f"nginx -t rejected the vhost:\n{checked.stderr}")
-        with open(workdir / "stderr.log", "wb") as stderr_file:
-            process = subprocess.Popen(
-                [NGINX, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr_file,
-                start_new_session=True,
-            )
-        if _wait_listening(process, port, time.monotonic() + 15):
+        process, last_error = _launch(conf, port)
+        if process is not None:
             return NginxServer(port=port, workdir=workdir, web_root=workdir, conf_path=conf, vhost_path=vhost,
                                process=process)
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        last_error = (workdir / "stderr.log").read_text(errors="replace")
-        if (workdir / "error.log").exists():
-            last_error += (workdir / "error.log").read_text(errors="replace")
         if "Address already in use" not in last_error:
             break
     raise NginxError(f"nginx did not start:\n{last_error}")

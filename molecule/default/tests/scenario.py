@@ -27,7 +27,7 @@ USER = "pypi-mirror"
 VENV = "/opt/pypi-mirror/venv"
 CONFIG = "/etc/pypi-mirror.conf"
 CRON_FILE = "/etc/cron.d/pypi-mirror"
-CRON_LOCK = "/run/lock/pypi-mirror-cron.lock"
+CRON_LOCK = "/run/pypi-mirror/cron.lock"
 DATA_DIR = "/srv/pypi-mirror"
 LOG_DIR = "/var/log/pypi-mirror"
 METRICS_FILE = "/var/lib/node_exporter/textfile/pypi_mirror.prom"
@@ -36,7 +36,7 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 # Exact form of the sync line (docs/design.md); MINUTES and LIMIT are checked separately.
 CRON_LINE = re.compile(
     r"(?P<minutes>\d+(?:,\d+)*) \* \* \* \* (?P<user>pypi-mirror) "
-    r"(?P<command>flock -n /run/lock/pypi-mirror-cron\.lock timeout -k 60 (?P<limit>\d+) "
+    r"(?P<command>flock -n /run/pypi-mirror/cron\.lock timeout -k 60 (?P<limit>\d+) "
     r"/opt/pypi-mirror/venv/bin/pypi-mirror-run -c /etc/pypi-mirror\.conf "
     r">> /var/log/pypi-mirror/cron\.log 2>&1)"
 )
