@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
+from mirror_tool.exitcodes import ExitCode
 from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
 from mirror_tool.stop import StopToken
@@ -97,6 +98,8 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
     except StorageError:
         raise
     except ProjectError as exc:
+        if settings.stop_on_error:  # this worker (and, on threads, the others) takes nothing new
+            ctx.stop.set(ExitCode.FAILED)
         return Outcome(norm, "failed", expected=expected, error=str(exc), urls=urls)
 
 
