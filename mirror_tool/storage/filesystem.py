@@ -118,14 +118,14 @@ class FilesystemStorage(Storage):
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, key: str) -> bytes | None:
-        path = self.path(key)
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        reader = self.open_read(key)
+        if reader is None:
             return None
-        except OSError as exc:
-            raise os_error(exc, path, "read") from exc
+        with reader:
+            try:
+                return reader.read()
+            except OSError as exc:
+                raise os_error(exc, self.path(key), "read") from exc
 
     def open_read(self, key: str) -> BinaryIO | None:
         path = self.path(key)
