@@ -2,6 +2,6 @@
 
 import sys
 
-from mirror_tool.entry import main
+from mirror_tool.cli import main
 
 sys.exit(main())

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return int(ExitCode.CONFIG)
     try:
-        setup_logging(args.debug, args.log_file or config.mirror.log_file)
+        setup_logging(debug=args.debug, log_file=args.log_file or config.mirror.log_file, console=sys.stderr)
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -112,22 +112,19 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         lock.acquire()
     try:
         if args.command == "mirror":
-            from mirror_tool.mirror import run_mirror
-            from mirror_tool.noop_fastpath import remember_config
-
-            remember_config(config, str(args.config))
+            from mirror_tool.engine.run import run_mirror
 
             return run_mirror(config, stop=token).exit_code
         if args.command == "sync":
-            from mirror_tool.mirror import run_sync
+            from mirror_tool.engine.run import run_sync
 
             return run_sync(config, list(args.names), stop=token).exit_code
         if args.command == "verify":
-            from mirror_tool.verify import run_verify
+            from mirror_tool.maintenance.verify import run_verify
 
             return ExitCode(run_verify(config, repair=args.repair, delete=args.delete, as_json=args.json, stop=token))
         if args.command == "delete":
-            from mirror_tool.delete import run_delete
+            from mirror_tool.maintenance.delete import run_delete
 
             return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
         raise AssertionError(args.command)
@@ -138,16 +135,15 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
 def status_report(config: Config) -> dict[str, Any]:
     """The facts `status` prints: serials, last success, todo size, stale and failing projects."""
-    from mirror_tool.layout import Layout
-    from mirror_tool.state import read_run_state, read_stale, read_status, read_todo
+    from mirror_tool.state import StateFiles
 
-    layout = Layout(config.mirror.directory)
-    state = read_run_state(layout)
-    todo = read_todo(layout)
-    stale = read_stale(layout)
+    files = StateFiles(config.mirror.directory)
+    state = files.read_run_state()
+    todo = files.read_todo()
+    stale = files.read_stale()
     return {
-        "directory": str(layout.root),
-        "mirror_serial": read_status(layout),
+        "directory": str(files.root),
+        "mirror_serial": files.read_status(),
         "upstream_serial": state.upstream_serial,
         "last_success": state.last_success,
         "last_run_start": state.last_run_start,

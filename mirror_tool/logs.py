@@ -1,4 +1,11 @@
-"""Logging setup (one format for console and file) and the terminal-only progress line."""
+"""The one logging setup of both commands, and the terminal-only progress line.
+
+`pypi-mirror` logs to stderr (and to `--log-file` / `[mirror] log-file` when given);
+`pypi-mirror-run` logs to its `[wrapper] log-file`, or to stdout without one. Files are opened
+with `WatchedFileHandler`: a run can straddle a logrotate, and the handler reopens the file when
+it was moved away instead of writing the rest of the run into the rotated copy. Every record is
+flushed as it is written, so the sync engine's lines stream into the same file in order.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +19,30 @@ from typing import TextIO
 FORMAT = "%(asctime)s %(levelname)s: %(message)s"
 
 
-def setup_logging(debug: bool = False, log_file: Path | None = None) -> None:
-    """Log to stderr (and `log_file` if given); DEBUG with --debug, INFO otherwise."""
+def setup_logging(*, debug: bool = False, log_file: Path | None = None, console: TextIO | None = None) -> None:
+    """Route the root logger to `console` (a stream, or None) and `log_file` (appended).
+
+    DEBUG with `debug`, INFO otherwise. Replaces any handlers set before (tests call this more
+    than once in one process). OSError when the log file cannot be opened.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    level = logging.DEBUG if debug else logging.INFO
     formatter = logging.Formatter(FORMAT)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(formatter)
-    root.addHandler(console)
+    handlers: list[logging.Handler] = []
     if log_file is not None:
+        from logging.handlers import WatchedFileHandler  # only a log file needs it
+
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_file, encoding="utf-8")
-        fh.setFormatter(formatter)
-        root.addHandler(fh)
-    root.setLevel(level)
+        handlers.append(WatchedFileHandler(log_file, encoding="utf-8"))
+    if console is not None:
+        handlers.append(logging.StreamHandler(console))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # Library debug lines would only add noise (they never carry headers, but keep them out).
     for noisy in ("urllib3", "requests"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

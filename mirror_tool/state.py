@@ -1,17 +1,75 @@
-"""State files beside `web/`: `status`, `todo`, `state.json`, `stale.json` (formats: design.md).
+"""The state files beside `web/`: `status`, `todo`, `state.json`, `stale.json`, `generation`, and
+the reading and writing of the wrapper's state file (formats: docs/design.md).
 
 All are replaced atomically. `todo` is written before any project work starts, so a killed run
-resumes with the same work; `status` only ever names a serial whose changes are all on disk.
+resumes with the same work; `status` only ever names a serial whose changes are all on disk
+(the engine flushes the pages first). A file that cannot be read or is not in its format (a
+half-copied backup, invalid UTF-8, a hand edit gone wrong) is logged once, moved aside as
+`<file>.corrupt-<UTC time>` for the operator to look at, and the run goes on from empty state:
+a state file must never stop every future run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
-from mirror_tool.layout import Layout, atomic_write, storage_error
+from mirror_tool.errors import ProjectError, StorageError
+from mirror_tool.storage.atomic import atomic_write, os_error
+
+log = logging.getLogger("mirror_tool.state")
+
+#: Layout generation recorded in `<directory>/generation`.
+GENERATION = "5"
+T = TypeVar("T")
+
+
+def load_document(path: Path, what: str, parse: Callable[[bytes], T]) -> T | None:
+    """`parse(bytes of path)`; None when the file does not exist, or when it is unreadable or
+    `parse` rejects it (ValueError, KeyError, TypeError, AttributeError): then it is moved aside."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        _quarantine(path, what, exc.strerror or str(exc))
+        return None
+    try:
+        return parse(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # UnicodeDecodeError is a ValueError
+        _quarantine(path, what, str(exc) or type(exc).__name__)
+        return None
+
+
+def save_document(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Replace `path` atomically; StorageError (exit 7) whatever the reason: every later run
+    needs its state files."""
+    try:
+        atomic_write(path, data, fsync=fsync)
+    except ProjectError as exc:
+        raise StorageError(str(exc)) from exc
+
+
+def _quarantine(path: Path, what: str, problem: str) -> None:
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    try:
+        os.replace(path, aside)
+        where = f"moved aside to {aside}"
+    except OSError as exc:
+        where = f"cannot move it aside: {exc.strerror or exc}"
+    log.warning("Unreadable %s %s (%s); %s; starting from empty state", what, path, problem[:300], where)
+
+
+def _object(data: bytes) -> dict[str, Any]:
+    doc = json.loads(data)  # bytes: UTF-8 decoding errors are ValueErrors too
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    return doc
 
 
 @dataclass
@@ -39,105 +97,134 @@ class StaleEntry:
     first_seen: float
 
 
-def read_status(layout: Layout) -> int | None:
-    """The mirror serial, None before the first complete sync started."""
-    try:
-        text = layout.status.read_text().strip()
-    except FileNotFoundError:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
+class StateFiles:
+    """The core's state files of the mirror at `directory`."""
 
+    def __init__(self, directory: Path) -> None:
+        self.root = Path(directory)
+        self.status = self.root / "status"
+        self.state_json = self.root / "state.json"
+        self.todo = self.root / "todo"
+        self.generation = self.root / "generation"
+        self.stale_json = self.root / "stale.json"
 
-def write_status(layout: Layout, serial: int) -> None:
-    atomic_write(layout.status, f"{serial}\n".encode())
+    def exists(self) -> bool:
+        return self.root.is_dir()
 
+    def prepare(self) -> None:
+        """Create the directory and the generation file."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not self.generation.exists():
+                save_document(self.generation, (GENERATION + "\n").encode())
+        except OSError as exc:
+            raise os_error(exc, str(self.root), whole_run=True) from exc
 
-def read_todo(layout: Layout) -> Todo | None:
-    try:
-        data = json.loads(layout.todo.read_bytes())
-        return Todo(int(data["target_serial"]), {str(k): int(v) for k, v in data.get("projects", {}).items()})
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    # -- status: the mirror serial (bandersnatch's format: a decimal integer) -------------------
+    def read_status(self) -> int | None:
+        """The mirror serial; None before the first sync started."""
+        return load_document(self.status, "mirror serial", lambda data: int(data.decode("ascii").strip()))
 
+    def write_status(self, serial: int) -> None:
+        save_document(self.status, f"{serial}\n".encode())
 
-def write_todo(layout: Layout, todo: Todo) -> None:
-    doc = {"target_serial": todo.target_serial, "projects": dict(sorted(todo.projects.items()))}
-    atomic_write(layout.todo, json.dumps(doc, separators=(",", ":")).encode())
+    # -- todo: the work of an interrupted run -----------------------------------------------------
+    def read_todo(self) -> Todo | None:
+        def parse(data: bytes) -> Todo:
+            doc = _object(data)
+            return Todo(int(doc["target_serial"]), {str(k): int(v) for k, v in doc.get("projects", {}).items()})
 
+        return load_document(self.todo, "todo", parse)
 
-def clear_todo(layout: Layout) -> None:
-    try:
-        layout.todo.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise storage_error(exc, str(layout.todo)) from exc
+    def write_todo(self, todo: Todo) -> None:
+        doc = {"target_serial": todo.target_serial, "projects": dict(sorted(todo.projects.items()))}
+        save_document(self.todo, json.dumps(doc, separators=(",", ":")).encode())
 
+    def clear_todo(self) -> None:
+        try:
+            self.todo.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise os_error(exc, str(self.todo), "delete", whole_run=True) from exc
 
-def read_run_state(layout: Layout) -> RunState:
-    try:
-        data: dict[str, Any] = json.loads(layout.state_json.read_bytes())
-    except (FileNotFoundError, ValueError):
-        return RunState()
-    state = RunState()
-    for key in ("last_success", "last_run_start", "last_run_end", "last_reconcile"):
-        value = data.get(key)
-        setattr(state, key, float(value) if isinstance(value, (int, float)) else None)
-    try:
-        state.upstream_serial = int(data.get("upstream_serial", 0))
-    except (TypeError, ValueError):
-        pass
-    failing = data.get("failing", {})
-    state.failing = {str(k): str(v) for k, v in failing.items()} if isinstance(failing, dict) else {}
-    return state
+    # -- state.json ---------------------------------------------------------------------------------
+    def read_run_state(self) -> RunState:
+        def parse(data: bytes) -> RunState:
+            doc = _object(data)
+            state = RunState()
+            for key in ("last_success", "last_run_start", "last_run_end", "last_reconcile"):
+                value = doc.get(key)
+                setattr(state, key, float(value) if isinstance(value, (int, float)) else None)
+            try:
+                state.upstream_serial = int(doc.get("upstream_serial", 0))
+            except (TypeError, ValueError):
+                pass
+            failing = doc.get("failing", {})
+            state.failing = {str(k): str(v) for k, v in failing.items()} if isinstance(failing, dict) else {}
+            return state
 
+        return load_document(self.state_json, "run state", parse) or RunState()
 
-def write_run_state(layout: Layout, state: RunState) -> None:
-    doc = {
-        "upstream_serial": state.upstream_serial,
-        "last_success": state.last_success,
-        "last_run_start": state.last_run_start,
-        "last_run_end": state.last_run_end,
-        "last_reconcile": state.last_reconcile,
-        "failing": dict(sorted(state.failing.items())),
-    }
-    atomic_write(layout.state_json, json.dumps(doc, indent=1).encode())
-
-
-def read_stale(layout: Layout) -> dict[str, StaleEntry]:
-    try:
-        data = json.loads(layout.stale_json.read_bytes())
-        return {
-            k: StaleEntry(
-                name=str(v.get("name", k)),
-                expected_serial=int(v.get("expected_serial", 0)),
-                served_serial=int(v.get("served_serial", -1)),
-                urls=[str(u) for u in v.get("urls", [])],
-                first_seen=float(v.get("first_seen", 0.0)),
-            )
-            for k, v in data.get("projects", {}).items()
+    def write_run_state(self, state: RunState) -> None:
+        doc = {
+            "upstream_serial": state.upstream_serial,
+            "last_success": state.last_success,
+            "last_run_start": state.last_run_start,
+            "last_run_end": state.last_run_end,
+            "last_reconcile": state.last_reconcile,
+            "failing": dict(sorted(state.failing.items())),
         }
-    except (FileNotFoundError, ValueError, TypeError, AttributeError):
-        return {}
+        save_document(self.state_json, json.dumps(doc, indent=1).encode())
 
-
-def write_stale(layout: Layout, stale: dict[str, StaleEntry]) -> None:
-    doc = {
-        "generated": time.time(),
-        "projects": {
-            k: {
-                "name": e.name,
-                "expected_serial": e.expected_serial,
-                "served_serial": e.served_serial,
-                "urls": e.urls,
-                "first_seen": e.first_seen,
+    # -- stale.json: projects a CDN served with an old serial (read by the wrapper too) -------------
+    def read_stale(self) -> dict[str, StaleEntry]:
+        def parse(data: bytes) -> dict[str, StaleEntry]:
+            projects = _object(data).get("projects", {})
+            return {
+                str(k): StaleEntry(
+                    name=str(v.get("name") or k),
+                    expected_serial=int(v.get("expected_serial", 0)),
+                    served_serial=int(v.get("served_serial", -1)),
+                    urls=[str(u) for u in v.get("urls", []) if isinstance(u, str)],
+                    first_seen=float(v.get("first_seen") or 0.0),
+                )
+                for k, v in projects.items()
             }
-            for k, e in sorted(stale.items())
-        },
-    }
-    atomic_write(layout.stale_json, json.dumps(doc, indent=1).encode())
+
+        return load_document(self.stale_json, "stale list", parse) or {}
+
+    def write_stale(self, stale: dict[str, StaleEntry]) -> None:
+        doc = {
+            "generated": time.time(),
+            "projects": {
+                k: {
+                    "name": e.name,
+                    "expected_serial": e.expected_serial,
+                    "served_serial": e.served_serial,
+                    "urls": e.urls,
+                    "first_seen": e.first_seen,
+                }
+                for k, e in sorted(stale.items())
+            },
+        }
+        save_document(self.stale_json, json.dumps(doc, indent=1).encode())
+
+    # -- maintenance ----------------------------------------------------------------------------------
+    def forget(self, names: set[str]) -> None:
+        """Drop projects from `todo`, `state.json` failing and `stale.json` (after `delete`), so no
+        later run resurrects them."""
+        todo = self.read_todo()
+        if todo is not None and names & set(todo.projects):
+            todo.projects = {k: v for k, v in todo.projects.items() if k not in names}
+            self.write_todo(todo)
+        state = self.read_run_state()
+        if names & set(state.failing):
+            state.failing = {k: v for k, v in state.failing.items() if k not in names}
+            self.write_run_state(state)
+        stale = self.read_stale()
+        if names & set(stale):
+            self.write_stale({k: v for k, v in stale.items() if k not in names})
+
+
+__all__ = ["GENERATION", "RunState", "StaleEntry", "StateFiles", "Todo", "load_document", "save_document"]

@@ -161,8 +161,8 @@ def test_verify_and_delete_are_wired(tmp_path: Path, monkeypatch: pytest.MonkeyP
     conf = write_config(tmp_path / "m.conf", tmp_path / "mirror", "http://127.0.0.1:9")
     (tmp_path / "mirror").mkdir()
     calls: list = []
-    _fake_module(monkeypatch, "mirror_tool.verify", "run_verify", calls, 3)
-    _fake_module(monkeypatch, "mirror_tool.delete", "run_delete", calls, 0)
+    _fake_module(monkeypatch, "mirror_tool.maintenance.verify", "run_verify", calls, 3)
+    _fake_module(monkeypatch, "mirror_tool.maintenance.delete", "run_delete", calls, 0)
     monkeypatch.setattr("signal.signal", lambda *a: None)  # keep pytest's handlers
     assert cli.main(["-c", str(conf), "verify"]) == 3
     assert cli.main(["-c", str(conf), "verify", "--repair", "--json"]) == 3

@@ -11,18 +11,7 @@ from typing import Any
 
 import pytest
 
-from mirror_tool.layout import Layout
-from mirror_tool.state import (
-    RunState,
-    StaleEntry,
-    Todo,
-    read_run_state,
-    read_stale,
-    read_todo,
-    write_run_state,
-    write_stale,
-    write_todo,
-)
+from mirror_tool.state import RunState, StaleEntry, StateFiles, Todo
 from tests.fakepypi.server import FakePyPI
 from tests.support.nginx import nginx_factory  # noqa: F401  (pytest fixture)
 from tests.support.tree_check import assert_no_orphans
@@ -44,10 +33,10 @@ def _project_paths(env: MirrorEnv, norm: str) -> set[str]:
 
 
 def test_delete_removes_projects_completely(synced: MirrorEnv, nginx_factory: Any) -> None:  # noqa: F811
-    layout = Layout(synced.root)
-    write_todo(layout, Todo(999, {"foo-bar": 990, "needs-py": 991}))
-    write_run_state(layout, RunState(upstream_serial=999, failing={"foo-bar": "boom", "needs-py": "boom"}))
-    write_stale(layout, {"foo-bar": StaleEntry("Foo.Bar", 5, 4, ["/simple/foo-bar/"], 1.0)})
+    state = StateFiles(synced.root)
+    state.write_todo(Todo(999, {"foo-bar": 990, "needs-py": 991}))
+    state.write_run_state(RunState(upstream_serial=999, failing={"foo-bar": "boom", "needs-py": "boom"}))
+    state.write_stale({"foo-bar": StaleEntry("Foo.Bar", 5, 4, ["/simple/foo-bar/"], 1.0)})
     before = synced.package_files()
     doomed = _project_paths(synced, "foo-bar") | _project_paths(synced, "pre-release")
     assert doomed and doomed <= set(before)
@@ -66,9 +55,9 @@ def test_delete_removes_projects_completely(synced: MirrorEnv, nginx_factory: An
         assert not (synced.web / "pypi" / norm).exists()
         assert not (synced.web / "json" / norm).exists()
     assert set(before) - set(synced.package_files()) == doomed
-    assert read_todo(layout).projects == {"needs-py": 991}
-    assert read_run_state(layout).failing == {"needs-py": "boom"}
-    assert read_stale(layout) == {}
+    assert state.read_todo().projects == {"needs-py": 991}
+    assert state.read_run_state().failing == {"needs-py": "boom"}
+    assert state.read_stale() == {}
     assert_no_orphans(synced.root)
     synced.verify_json(expect=0)
 

@@ -10,10 +10,11 @@ from typing import Callable
 
 import pytest
 
-from mirror_tool import http11
+from mirror_tool.upstream import http11
 from mirror_tool.errors import ProjectError
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream import Upstream
+from mirror_tool.storage.filesystem import FilesystemStorage
+from mirror_tool.upstream.client import Upstream
 from tests.support.mirror_env import make_config
 
 
@@ -604,24 +605,31 @@ def _chunked(data: bytes, size: int) -> bytes:
     return out + b"0\r\nX-Checksum: none\r\n\r\n"
 
 
-def _upstream(tmp_path: Path, master: str) -> tuple[Upstream, Path]:
+def _upstream(tmp_path: Path, master: str) -> tuple[Upstream, FilesystemStorage, Path]:
+    """The client and a storage for `tmp_path/web`, staging named temporaries in `tmp_path/tmp`."""
     cfg = make_config(tmp_path, master)
-    tmp_dir = tmp_path / "tmp"
-    tmp_dir.mkdir()
-    return Upstream(cfg.mirror, StopToken(), tmp_dir), tmp_dir
+    storage = FilesystemStorage(tmp_path / "web", tmp_path / "tmp")
+    storage.prepare()
+    return Upstream.for_mirror(cfg.mirror, StopToken()), storage, tmp_path / "tmp"
+
+
+def _into(storage: FilesystemStorage, dest: Path, size: int | None):  # type: ignore[no-untyped-def]
+    """What a download streams into: a fresh staged object for `dest` per attempt."""
+    key = str(dest.relative_to(storage.web))
+    return lambda: storage.stage(key, size)
 
 
 def test_upstream_download_chunked_stores_verified_file(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
     reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n" + _chunked(PAYLOAD, 5000)
     srv = serve(always(reply))
-    upstream, tmp_dir = _upstream(tmp_path, srv.url)
+    upstream, storage, tmp_dir = _upstream(tmp_path, srv.url)
     dest = tmp_path / "web" / "packages" / "ab" / "cd" / "ef" / "pkg-1.0-py3-none-any.whl"
     sha = hashlib.sha256(PAYLOAD).hexdigest()
     try:
-        n = upstream.download(f"{srv.url}/packages/ab/cd/ef/pkg-1.0-py3-none-any.whl", dest, sha, len(PAYLOAD))
+        n = upstream.download(f"{srv.url}/packages/ab/cd/ef/pkg-1.0-py3-none-any.whl", _into(storage, dest, len(PAYLOAD)), sha, len(PAYLOAD))
         # a second file on the same kept-alive connection
         dest2 = dest.with_name("pkg-1.1-py3-none-any.whl")
-        upstream.download(f"{srv.url}/packages/ab/cd/ef/pkg-1.1-py3-none-any.whl", dest2, sha, None)
+        upstream.download(f"{srv.url}/packages/ab/cd/ef/pkg-1.1-py3-none-any.whl", _into(storage, dest2, None), sha, None)
     finally:
         upstream.close()
     assert n == len(PAYLOAD)
@@ -642,11 +650,11 @@ def test_upstream_download_cut_body_leaves_nothing(tmp_path: Path, serve, framin
     else:
         reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(half, 4000)[: -len(b"0\r\nX-Checksum: none\r\n\r\n")]
     srv = serve(always((reply, True)))
-    upstream, tmp_dir = _upstream(tmp_path, srv.url)
+    upstream, storage, tmp_dir = _upstream(tmp_path, srv.url)
     dest = tmp_path / "web" / "packages" / "pkg-1.0.tar.gz"
     try:
         with pytest.raises(ProjectError):
-            upstream.download(f"{srv.url}/packages/pkg-1.0.tar.gz", dest, hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD))
+            upstream.download(f"{srv.url}/packages/pkg-1.0.tar.gz", _into(storage, dest, len(PAYLOAD)), hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD))
     finally:
         upstream.close()
     assert not dest.exists()
@@ -658,11 +666,11 @@ def test_upstream_download_cut_body_leaves_nothing(tmp_path: Path, serve, framin
 
 def test_upstream_download_wrong_hash_leaves_nothing(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
     srv = serve(always(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD) + PAYLOAD))
-    upstream, tmp_dir = _upstream(tmp_path, srv.url)
+    upstream, storage, tmp_dir = _upstream(tmp_path, srv.url)
     dest = tmp_path / "web" / "pkg.whl"
     try:
         with pytest.raises(Exception) as info:
-            upstream.download(f"{srv.url}/pkg.whl", dest, "0" * 64, len(PAYLOAD))
+            upstream.download(f"{srv.url}/pkg.whl", _into(storage, dest, len(PAYLOAD)), "0" * 64, len(PAYLOAD))
         assert "sha256" in str(info.value)
     finally:
         upstream.close()

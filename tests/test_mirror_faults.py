@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.mirror import run_mirror, run_sync
+from mirror_tool.engine.run import run_mirror, run_sync
 from mirror_tool.stop import StopToken
 from tests.support.evil_upstream import EvilUpstream
 from tests.support.mirror_env import make_config, run_cli, write_config

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.mirror import run_mirror
+from mirror_tool.engine.run import run_mirror
 from tests.support.mirror_env import cli_env, make_config
 from tests.support.nginx import nginx_factory  # noqa: F401  (pytest fixture)
 from tests.support.upstream_compare import assert_mirror_matches

@@ -10,7 +10,7 @@ import pytest
 
 from mirror_tool.config import Config
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.mirror import SyncResult, run_mirror, run_sync
+from mirror_tool.engine.run import SyncResult, run_mirror, run_sync
 from tests.support.mirror_env import make_config
 from tests.support.tree_check import assert_tree_consistent, files_on_disk, sha256_of
 from tests.support.upstream_compare import assert_mirror_matches, assert_only_listed_files
@@ -349,7 +349,7 @@ def test_noop_run_does_not_load_requests(tmp_path: Path, fakepypi) -> None:  # t
     cfg = make_config(tmp_path, fakepypi.base_url)
     assert mirror(cfg).exit_code == ExitCode.OK
     code = (
-        "import sys; from mirror_tool.config import load_config; from mirror_tool.mirror import run_mirror; "
+        "import sys; from mirror_tool.config import load_config; from mirror_tool.engine.run import run_mirror; "
         f"r = run_mirror(load_config({str(cfg.path)!r})); "
         "print(int(r.exit_code), 'requests' in sys.modules)"
     )

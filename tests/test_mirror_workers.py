@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.mirror import run_mirror
+from mirror_tool.engine.run import run_mirror
 from mirror_tool.stop import StopToken
-from mirror_tool.workers import choose_processes
+from mirror_tool.engine.workers import choose_processes
 from tests.support.mirror_env import make_config, popen_cli, run_cli, write_config
 from tests.support.tree_check import assert_tree_consistent, files_on_disk
 from tests.support.upstream_compare import assert_mirror_matches, assert_only_listed_files

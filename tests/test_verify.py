@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mirror_tool.local_pages import file_version
-from mirror_tool.verify import sha256_file
+from mirror_tool.index.read import file_version
+from mirror_tool.storage.filesystem import FilesystemStorage
 from tests.fakepypi.server import FakePyPI
 from tests.support.tree_check import assert_no_orphans, assert_tree_consistent
 from tests.test_verify_support import MirrorEnv, synced, template_tree  # noqa: F401  (fixtures)
@@ -161,7 +161,7 @@ def test_sha256_file_matches_hashlib_around_the_chunk_size(tmp_path: Path, size:
     data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
     path = tmp_path / "f"
     path.write_bytes(data)
-    assert sha256_file(path, size) == hashlib.sha256(data).hexdigest()
+    assert FilesystemStorage(tmp_path, tmp_path / "tmp").sha256("f") == hashlib.sha256(data).hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ import io
 import zipfile
 from pathlib import Path
 
-from mirror_tool import wheel_metadata
+from mirror_tool.engine import wheel_metadata
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.mirror import run_mirror
-from mirror_tool.wheel_metadata import read_core_metadata
+from mirror_tool.engine.run import run_mirror
+from mirror_tool.engine.wheel_metadata import read_core_metadata
 from tests.support.evil_upstream import EvilUpstream
 from tests.support.mirror_env import make_config
 from tests.support.tree_check import assert_tree_consistent

@@ -13,7 +13,7 @@ from mirror_tool.wrapper.clock import CLOCK_OFFSET_ENV, wall_clock
 from mirror_tool.wrapper.metrics import Metric, counter, gauge, previous_value, render, write_metrics
 from mirror_tool.wrapper.purge import project_purge_paths, read_key
 from mirror_tool.wrapper.retry_state import RetryPolicy, WrapperState, load_state, save_state
-from mirror_tool.wrapper.stale_report import read_stale
+from mirror_tool.state import StateFiles
 
 
 def test_retry_delay_doubles_and_is_capped():
@@ -44,13 +44,18 @@ def test_state_schedule_and_round_trip(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["wrapper-state.json"]  # no temp file left
 
 
-@pytest.mark.parametrize("content", ["{not json", "[]", '{"projects": {"a": 1}}', '{"projects": {"a": {}}}'])
-def test_corrupt_state_starts_fresh(tmp_path, content, caplog):
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"projects": {"a": 1}}', b'{"projects": {"a": {}}}',
+                                     b'{"projects": {}, "last_success": "\xff\xfe"}'])
+def test_corrupt_state_is_moved_aside_and_starts_fresh(tmp_path, content, caplog):
     path = tmp_path / "state.json"
-    path.write_text(content)
+    path.write_bytes(content)
     state = load_state(path)
     assert state.projects == {} and state.last_success is None
-    assert "corrupt" in caplog.text
+    (aside,) = tmp_path.glob("state.json.corrupt-*")
+    assert aside.read_bytes() == content and not path.exists()
+    assert len([r for r in caplog.records if "Unreadable wrapper state" in r.getMessage()]) == 1
+    assert load_state(path).projects == {}  # the next run starts clean, without a second warning
+    assert len([r for r in caplog.records if "Unreadable wrapper state" in r.getMessage()]) == 1
 
 
 def test_missing_state_is_empty(tmp_path):
@@ -59,17 +64,19 @@ def test_missing_state_is_empty(tmp_path):
 
 def test_read_stale_file(tmp_path):
     path = tmp_path / "stale.json"
-    assert read_stale(path) == {}
+    read_stale = StateFiles(tmp_path).read_stale
+    assert read_stale() == {}
     path.write_text(json.dumps({"generated": 1.0, "projects": {"display-name": {
         "name": "Display.Name", "expected_serial": 120, "served_serial": 118,
         "urls": ["/pypi/Display.Name/json", 7], "first_seen": 100.0}}}))
-    stale = read_stale(path)
+    stale = read_stale()
     assert list(stale) == ["display-name"]
     project = stale["display-name"]
     assert (project.name, project.expected_serial, project.served_serial, project.first_seen) == ("Display.Name", 120, 118, 100.0)
     assert project.urls == ["/pypi/Display.Name/json"]
     path.write_text("garbage")
-    assert read_stale(path) == {}
+    assert read_stale() == {}
+    assert [p.name.split("-")[0] for p in tmp_path.glob("stale.json.corrupt-*")] == ["stale.json.corrupt"]
 
 
 def test_purge_paths_cover_name_normalized_and_fetched():

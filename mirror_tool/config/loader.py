@@ -108,11 +108,12 @@ def parse_config_text(text: str, path: Path) -> Config:
 
     filter_sections = frozenset(s for s in parser.sections() if s not in CORE_SECTIONS)
     filters = FilterSettings(sections=filter_sections, **_settings(FILTER_KEYS, values))
+    config = Config(mirror=mirror, wrapper=wrapper, filters=filters, path=path, values=values)
     if filter_sections:  # nothing to check otherwise (and packaging stays unimported: fast no-op runs)
-        from mirror_tool.filters import validate_filter_settings  # the filter owner's deeper checks
+        from mirror_tool.filters import check_filters  # the filters' own checks: they compile themselves
 
-        validate_filter_settings(filters)
-    return Config(mirror=mirror, wrapper=wrapper, filters=filters, path=path, values=values)
+        check_filters(config)
+    return config
 
 
 def load_config(path: str | Path) -> Config:

@@ -14,9 +14,9 @@ from mirror_tool.config import load_config, write_example_config
 from mirror_tool.errors import ConfigError, LockBusy, MirrorError
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.lock import MirrorLock
+from mirror_tool.logs import setup_logging
 from mirror_tool.stop import StopToken
 from mirror_tool.wrapper.clock import Clock, clock_offset, wall_clock
-from mirror_tool.wrapper.logsetup import configure_logging
 from mirror_tool.wrapper.run import WrapperRun
 from mirror_tool.wrapper.settings import resolve
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
         return int(exc.exit_code)
 
     try:
-        configure_logging(settings.log_file)
+        setup_logging(log_file=settings.log_file, console=None if settings.log_file else sys.stdout)
     except OSError as exc:
         print(f"{PROG}: cannot open log file {settings.log_file}: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.STORAGE)

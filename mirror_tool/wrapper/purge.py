@@ -9,28 +9,19 @@ instead of one error per URL. The optional `Fastly-Key` is sent as a header and 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import requests
-
+from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.stop import StopToken
 
 log = logging.getLogger(__name__)
 
 NOT_PERMITTED_LINE = "PURGE not permitted by upstream; set a key or wait for the CDN TTL"
 KEY_HEADER = "Fastly-Key"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_SEPARATORS = re.compile(r"[-_.]+")
 #: 401 is what the CDN answers to an anonymous or wrong-key PURGE; 403 is treated the same.
 _UNAUTHORIZED = {401, 403}
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name normalization (the `/simple/<normalized>/` key)."""
-    return _SEPARATORS.sub("-", name).lower()
 
 
 def project_purge_paths(name: str, fetched: Iterable[str] = ()) -> list[str]:
@@ -41,7 +32,7 @@ def project_purge_paths(name: str, fetched: Iterable[str] = ()) -> list[str]:
     upstream are skipped: PURGE only ever goes to the configured upstream.
     """
     paths: list[str] = []
-    if _SAFE_NAME.match(name):
+    if is_valid_project_name(name):
         normalized = normalize(name)
         paths += [f"/pypi/{name}/json", f"/pypi/{normalized}/json", f"/simple/{normalized}/"]
     for path in fetched:
@@ -79,6 +70,8 @@ class Purger:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._key = key
+        import requests  # only a run with stale projects to PURGE needs it
+
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy or netrc from the environment
         self.report = PurgeReport()
@@ -104,7 +97,7 @@ class Purger:
                 "PURGE", url, headers=headers, timeout=self.timeout, allow_redirects=False
             )
             response.close()
-        except requests.RequestException as exc:
+        except OSError as exc:  # every requests.RequestException is an OSError (IOError)
             self.report.failed += 1
             log.warning("PURGE %s failed: %s", url, type(exc).__name__)
             return

@@ -15,13 +15,10 @@ stale, the next try is pushed out by `retry-interval * 2**(attempts-1)`, capped 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mirror_tool.layout import atomic_write
-
-log = logging.getLogger(__name__)
+from mirror_tool.state import load_document, save_document
 
 STATE_VERSION = 1
 COUNTER_NAMES = ("purges_sent", "purges_failed", "purges_unauthorized")
@@ -106,9 +103,10 @@ def _number(value: object, default: float | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-def parse_state(text: str) -> WrapperState:
-    """Parse the state file; raises ValueError on anything that is not our format."""
-    data = json.loads(text)
+def parse_state(data: bytes | str) -> WrapperState:
+    """Parse the state file; raises ValueError (or KeyError, TypeError) on anything that is not
+    our format, invalid UTF-8 included."""
+    data = json.loads(data)
     if not isinstance(data, dict) or not isinstance(data.get("projects", {}), dict):
         raise ValueError("not a wrapper state object")
     state = WrapperState(last_success=_number(data.get("last_success"), None))
@@ -130,21 +128,11 @@ def parse_state(text: str) -> WrapperState:
 
 
 def load_state(path: Path) -> WrapperState:
-    """Read the state file; a missing or unreadable one starts fresh (it must never stop a sync)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return WrapperState()
-    except OSError as exc:
-        log.warning("Cannot read wrapper state %s (%s); starting with empty retry state", path, exc)
-        return WrapperState()
-    try:
-        return parse_state(text)
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("Wrapper state %s is corrupt (%s); starting with empty retry state", path, exc)
-        return WrapperState()
+    """Read the state file; a missing one starts fresh, an unreadable one is moved aside by the
+    state module and starts fresh too (it must never stop a sync)."""
+    return load_document(path, "wrapper state", parse_state) or WrapperState()
 
 
 def save_state(path: Path, state: WrapperState) -> None:
-    """Write the state file atomically."""
-    atomic_write(path, state.to_json().encode("utf-8"), fsync=True)
+    """Write the state file atomically (and durably: the wrapper writes it outside any flush)."""
+    save_document(path, state.to_json().encode("utf-8"), fsync=True)

@@ -10,12 +10,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 from mirror_tool.config import Config
 from mirror_tool.errors import MirrorError, StorageError
 from mirror_tool.exitcodes import ExitCode, most_urgent
-from mirror_tool.mirror import SyncResult, run_mirror, run_sync
+from mirror_tool.engine.run import SyncResult, run_mirror, run_sync
+from mirror_tool.state import StaleEntry, StateFiles
 from mirror_tool.stop import StopToken
 from mirror_tool.wrapper.clock import Clock, wall_clock
 from mirror_tool.wrapper.metrics import previous_value, write_metrics
@@ -23,7 +23,6 @@ from mirror_tool.wrapper.purge import PurgeReport, Purger
 from mirror_tool.wrapper.run_metrics import run_metrics
 from mirror_tool.wrapper.retry_state import RetryPolicy, WrapperState, load_state, save_state
 from mirror_tool.wrapper.settings import RunSettings
-from mirror_tool.wrapper.stale_report import StaleProject, read_stale
 
 log = logging.getLogger("pypi-mirror-run")
 
@@ -93,6 +92,7 @@ class WrapperRun:
         self.policy = RetryPolicy(settings.retry_interval, settings.retry_interval_max)
         self.record = RunRecord(start_wall=clock(), start_mono=time.monotonic())
         self.state = WrapperState()
+        self.mirror_state = StateFiles(config.mirror.directory)
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -135,14 +135,14 @@ class WrapperRun:
             self.record.codes.append(ExitCode(result.exit_code))
         return result
 
-    def _stale_projects(self, result: SyncResult | None) -> dict[str, StaleProject]:
+    def _stale_projects(self, result: SyncResult | None) -> dict[str, StaleEntry]:
         """stale.json's projects, plus any the SyncResult names that the file lacks."""
-        stale = read_stale(self.settings.stale_file)
+        stale = self.mirror_state.read_stale()
         for name in result.stale if result is not None else []:
-            stale.setdefault(name, StaleProject(normalized=name, name=name))
+            stale.setdefault(name, StaleEntry(name=name, expected_serial=0, served_serial=-1, urls=[], first_seen=0.0))
         return stale
 
-    def _purge_and_retry(self, stale: dict[str, StaleProject]) -> None:
+    def _purge_and_retry(self, stale: dict[str, StaleEntry]) -> None:
         now = self.clock()
         due = sorted(name for name in stale if self.state.is_due(name, now))
         deferred = sorted(name for name in stale if name not in due)
@@ -172,7 +172,7 @@ class WrapperRun:
         self.record.deferred = deferred
         self.record.stale = sorted(set(deferred) | set(still_stale))
 
-    def _purge(self, due: list[str], stale: dict[str, StaleProject]) -> None:
+    def _purge(self, due: list[str], stale: dict[str, StaleEntry]) -> None:
         if self.settings.purge == "off":
             log.info("PURGE is off; %d stale project(s) wait for the CDN TTL", len(due))
             return
@@ -246,13 +246,13 @@ class WrapperRun:
         except StorageError as exc:
             log.error("Cannot write wrapper state: %s", exc)
             record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)
-        on_disk = _read_status(self.settings.status_file)  # the serial the tree really holds
+        on_disk = self.mirror_state.read_status()  # the serial the tree really holds
         if on_disk is not None:
             record.mirror_serial = on_disk
         if self.settings.metrics_file is not None:
             try:
                 write_metrics(self.settings.metrics_file, run_metrics(self.record, self.state))
-            except StorageError as exc:
+            except (StorageError, OSError) as exc:
                 log.error("Cannot write metrics: %s", exc)
                 record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)
         log.info(
@@ -264,10 +264,3 @@ class WrapperRun:
         if record.stale:
             log.warning("Stale projects remain: %s", " ".join(record.stale))
         return record.exit_code
-
-
-def _read_status(path: Path) -> int | None:
-    try:
-        return int(path.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return None

@@ -32,8 +32,6 @@ class RunSettings:
     retry_interval_max: float
     state_file: Path
     metrics_file: Path | None
-    stale_file: Path
-    status_file: Path
     lock_file: Path
 
     def __repr__(self) -> str:  # keep the key out of any accidental repr in a log line
@@ -51,7 +49,6 @@ def _path_or_none(value: object) -> Path | None:
 def resolve(config: Config) -> RunSettings:
     """Build RunSettings from a loaded Config; raises ConfigError for an unreadable key file."""
     wrapper = config.wrapper
-    directory = Path(config.mirror.directory)
     key_file = _path_or_none(wrapper.purge_key_file)
     key: str | None = None
     if key_file is not None and wrapper.purge != "off":
@@ -75,7 +72,5 @@ def resolve(config: Config) -> RunSettings:
         retry_interval_max=float(wrapper.retry_interval_max),
         state_file=Path(config.wrapper_state_path),
         metrics_file=_path_or_none(wrapper.metrics_file),
-        stale_file=directory / "stale.json",
-        status_file=directory / "status",
         lock_file=Path(config.lock_path),
     )

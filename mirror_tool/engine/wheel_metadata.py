@@ -13,13 +13,15 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 #: Larger METADATA members are not read (a hostile archive could claim any size).
 MAX_METADATA_BYTES = 16 << 20
 
 
-def read_core_metadata(wheel: Path) -> bytes | None:
-    """The one top-level `<name>.dist-info/METADATA` member of `wheel`, or None."""
+def read_core_metadata(wheel: str | Path | BinaryIO) -> bytes | None:
+    """The one top-level `<name>.dist-info/METADATA` member of `wheel` (a path or a seekable
+    reader), or None."""
     try:
         with zipfile.ZipFile(wheel) as archive:
             candidates = [

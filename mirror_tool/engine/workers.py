@@ -3,8 +3,8 @@
 Why processes: a sync is thousands of small requests, and with several threads in one interpreter
 most of the CPU went to handing the GIL back and forth (measured: ~80 futex calls per request,
 more system time than user time). A forked worker owns its interpreter, its connections and its
-CPU; it downloads and verifies files, then hands the parent a `PublishJob`. Only the parent
-writes pages, the root index, `todo` and `status`, so the publish order that keeps the tree
+CPU; it downloads and verifies files, then hands the parent an `Outcome` holding the project to
+publish. Only the parent writes pages, the root index, `todo` and `status`, so the publish order that keeps the tree
 consistent is the same in both modes. A worker that dies (SIGKILL, OOM) leaves at most a file
 under `tmp/`; the parent dying takes its workers with it (PR_SET_PDEATHSIG).
 
@@ -24,9 +24,9 @@ from dataclasses import replace
 from typing import Any
 
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.project_sync import Outcome, SyncContext, sync_project
+from mirror_tool.engine.sync import Outcome, SyncContext, sync_project
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream import Upstream
+from mirror_tool.upstream.client import Upstream
 
 _PR_SET_PDEATHSIG = 1
 
@@ -102,7 +102,7 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent: SyncContext = _INHERITED["ctx"]
     stop = _SharedFlagStop(parent.stop.deadline, _INHERITED["flag"])
-    upstream = Upstream(parent.config.mirror, stop, parent.layout.tmp)
+    upstream = Upstream.for_mirror(parent.settings, stop)
     _INHERITED["ctx"] = replace(parent, upstream=upstream, stop=stop)
 
 

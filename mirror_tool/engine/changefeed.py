@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mirror_tool.errors import FeedUnavailable, UpstreamUnreachable
+from mirror_tool.index.read import IndexEntry
 from mirror_tool.names import is_valid_project_name, normalize
-from mirror_tool.pages import ProjectRecord
-from mirror_tool.upstream import Upstream
+from mirror_tool.upstream.client import Upstream
 
 log = logging.getLogger("mirror_tool.changefeed")
 
@@ -86,7 +86,7 @@ def full_listing(upstream: Upstream, source: str) -> Changes:
     return changes
 
 
-def index_diff(upstream: Upstream, local: dict[str, ProjectRecord], base_serial: int) -> Changes:
+def index_diff(upstream: Upstream, local: dict[str, IndexEntry], base_serial: int) -> Changes:
     """Projects whose upstream `_last-serial` is newer than the mirror's, plus removed ones.
 
     Removed projects get expected serial 0: fetching them yields the 404 that removes them.
@@ -116,7 +116,7 @@ def collect_changes(
     source: str,
     cursor: int,
     reconcile_due: bool,
-    load_local: Callable[[], dict[str, ProjectRecord]],
+    load_local: Callable[[], dict[str, IndexEntry]],
 ) -> Changes:
     """Changes after `cursor` from the configured feed, with automatic XML-RPC -> index fallback."""
     use_index = source == "index" or reconcile_due

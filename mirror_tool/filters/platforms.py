@@ -1,16 +1,21 @@
-"""Platform and Python-tag keywords of `[blocklist] platforms`, and matching them against file names.
+"""`[blocklist] platforms`: platform and Python-tag keywords, matched against file names.
 
 Operators think in "no Windows", "no Python 2", "no free-threaded builds"; distributions encode that
-in wheel tags (PEP 425) or, for old formats, in the file name. This module turns the keywords into
-predicates over one file name so the sync engine and `verify` judge a file identically (both only
-have the file name for certain: PEP 691 pages carry no `packagetype`).
+in wheel tags (PEP 425) or, for old formats, in the file name. The keywords become predicates over
+one file name, so the sync engine and `verify` judge a file identically (both only have the file
+name for certain: PEP 691 pages carry no `packagetype`). Wheel tags are read with `packaging`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from mirror_tool.errors import ConfigError
+from mirror_tool.filters.base import Filter, register, schema_rows
+from mirror_tool.records import ReleaseFile
 
 #: Keyword -> what it excludes; the documented list (docs/design.md, README).
 PLATFORM_KEYWORDS: dict[str, str] = {
@@ -35,18 +40,9 @@ _LEGACY_PY = re.compile(r"-py(?P<major>\d)\.(?P<minor>\d+)")
 _FREE_THREADED_ABI = re.compile(r"^cp\d+[a-z]*t[a-z]*$")
 
 
-@dataclass(frozen=True)
-class WheelTag:
-    """One (interpreter, abi, platform) triple expanded from a compressed wheel tag set."""
-
-    interpreter: str
-    abi: str
-    platform: str
-
-
 # A matcher answers "does this keyword exclude this tag?" for wheels and "... this legacy file name?"
 # for eggs and installers.
-TagMatcher = Callable[[WheelTag], bool]
+TagMatcher = Callable[[Any], bool]  # packaging.tags.Tag -> excluded?
 NameMatcher = Callable[[str], bool]
 
 
@@ -69,19 +65,20 @@ def is_sdist(filename: str) -> bool:
     return lower.endswith(_SDIST_SUFFIXES)
 
 
-def wheel_tags(filename: str) -> list[WheelTag] | None:
-    """Expanded tags of a wheel file name, None if `filename` is not a wheel.
+def wheel_tags(filename: str) -> frozenset[Any] | None:
+    """The expanded `packaging.tags.Tag`s of a wheel file name, None if it is not a wheel.
 
-    Parsed by hand (last three dash-separated fields) rather than by packaging's strict parser so a
-    wheel with an odd project or version spelling is still judged by its tags.
+    Only the last three dash-separated fields are read (`packaging.tags.parse_tag`), so a wheel
+    with an odd project or version spelling is still judged by its tags.
     """
     if not filename.lower().endswith(".whl"):
         return None
     parts = filename[:-4].split("-")
     if len(parts) < 5:
         return None
-    pythons, abis, platforms = (p.lower().split(".") for p in parts[-3:])
-    return [WheelTag(i, a, p) for i in pythons for a in abis for p in platforms]
+    from packaging.tags import parse_tag
+
+    return parse_tag("-".join(parts[-3:]))
 
 
 def _interpreter_version(interpreter: str) -> tuple[int, int | None] | None:
@@ -106,7 +103,7 @@ def _never(_: object) -> bool:
 def _py_matcher(major: int, minor: int | None) -> PlatformMatcher:
     """`pyX` / `pyX.Y`: exclude by the interpreter version the file is built for."""
 
-    def wheel(tag: WheelTag) -> bool:
+    def wheel(tag: Any) -> bool:
         version = _interpreter_version(tag.interpreter)
         if version is None or version[0] != major:
             return False
@@ -194,9 +191,32 @@ def excluded_by_platforms(filename: str, matchers: Iterable[PlatformMatcher]) ->
     if not matchers or is_sdist(filename):
         return False
     tags = wheel_tags(filename)
-    if tags is not None:
+    if tags:
         return all(any(m.wheel_tag(tag) for m in matchers) for tag in tags)
     if filename.lower().endswith(".whl"):
         return False  # unparseable wheel name: nothing to judge by
     name = filename.lower()
     return any(m.legacy_name(name) for m in matchers)
+
+
+@register
+class Platforms(Filter):
+    """No file built only for the listed platforms or Pythons (sdists are never excluded)."""
+
+    section = "blocklist"
+    plugins = ("exclude_platform",)
+    keys = schema_rows("blocklist", "platforms")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        try:
+            self.matchers = tuple(compile_keyword(word) for word in values["platforms"])
+        except UnknownPlatformKeyword as exc:
+            raise ConfigError(self.section, "platforms", str(exc)) from None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.matchers)
+
+    def admits_file(self, normalized: str, file: ReleaseFile) -> bool:
+        return not excluded_by_platforms(file.filename, self.matchers)

@@ -1,0 +1,195 @@
+"""Sync one project, worker side: fetch it (checking the serial), filter, download and verify.
+
+A worker never publishes: it returns an `Outcome` holding the project as it should be published
+(every listed file stored and verified), and the parent's `Publisher` writes the pages in
+checkpoints (publisher.py says why in that order). This keeps the publish order the same whether
+projects run on threads or in forked worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from mirror_tool.config import MirrorSettings
+from mirror_tool.errors import ProjectError, StorageError, UnsafeName
+from mirror_tool.exitcodes import ExitCode
+from mirror_tool.names import check_project_name
+from mirror_tool.records import Project, ReleaseFile
+from mirror_tool.stop import StopToken
+from mirror_tool.storage import keys
+from mirror_tool.storage.base import Storage
+from mirror_tool.upstream.client import Stopped, Upstream
+
+if TYPE_CHECKING:
+    from mirror_tool.filters import FilterChain
+
+log = logging.getLogger("mirror_tool.sync")
+
+
+@dataclass
+class Outcome:
+    """Result of one project sync; `kind` is synced | removed | stale | failed | stopped | refused."""
+
+    name: str  # normalized
+    kind: str
+    display_name: str = ""
+    serial: int = 0
+    expected: int = 0
+    error: str = ""
+    urls: list[str] = field(default_factory=list)
+    project: Project | None = None  # synced: what to publish
+    new_files: bool = False  # synced: the project lists files this mirror stores
+    files_downloaded: int = 0  # set by a worker process (threads count on the shared Upstream)
+    bytes_downloaded: int = 0
+
+
+@dataclass
+class SyncContext:
+    settings: MirrorSettings
+    storage: Storage
+    upstream: Upstream
+    filters: "FilterChain"
+    stop: StopToken
+
+
+def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
+    """Bring project `name` to at least serial `expected` (0: whatever upstream serves)."""
+    try:
+        norm = check_project_name(name)
+    except UnsafeName as exc:
+        log.error("%s", exc)
+        return Outcome(name, "refused", error=str(exc))
+    if ctx.stop.stopped:
+        return Outcome(norm, "stopped", expected=expected)
+    settings = ctx.settings
+    log.info("Syncing package: %s (serial %d)", norm, expected)
+    urls: list[str] = []
+    try:
+        attempt = 0
+        while True:
+            answer = ctx.upstream.project(norm)
+            urls += [path for path in answer.paths if path not in urls]
+            if answer.serial >= expected or answer.serial < 0:
+                break
+            log.info("Stale serial for package %s: expected %d, got %d", norm, expected, answer.serial)
+            if attempt >= settings.stale_retries:
+                display = answer.project.name if answer.project else norm
+                return Outcome(norm, "stale", display_name=display, serial=answer.serial, expected=expected, urls=urls)
+            if ctx.stop.wait(settings.stale_backoff * (2**attempt)):
+                return Outcome(norm, "stopped", expected=expected, urls=urls)
+            attempt += 1
+        if answer.project is None:
+            return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
+        admitted = ctx.filters.filter_project(answer.project)
+        files = _stored_files(ctx, _keyed(norm, admitted.files))
+        if ctx.stop.stopped:
+            return Outcome(norm, "stopped", expected=expected, urls=urls)
+        project = replace(
+            admitted.with_files(files),
+            info={},  # only the filters read it; a worker process would pickle it for nothing
+            raw_json=admitted.raw_json if settings.json else None,
+        )
+        return Outcome(norm, "synced", display_name=project.name, serial=project.serial, expected=expected,
+                       urls=urls, project=project, new_files=bool(settings.release_files and files))
+    except Stopped:
+        return Outcome(norm, "stopped", expected=expected, urls=urls)
+    except StorageError:
+        raise
+    except ProjectError as exc:
+        if settings.stop_on_error:  # this worker (and, on threads, the others) takes nothing new
+            ctx.stop.set(ExitCode.FAILED)
+        return Outcome(norm, "failed", expected=expected, error=str(exc), urls=urls)
+
+
+def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
+    """Files with their storage keys, sorted by name; a file whose key cannot be made is refused,
+    and a second file with the same key is dropped."""
+    out: dict[str, ReleaseFile] = {}
+    for f in files:
+        try:
+            key = keys.package(f.filename, f.blake2b_256, f.url)
+        except UnsafeName as exc:
+            log.error("Refused file %r of package %s: %s", f.filename, norm, exc)
+            continue
+        out.setdefault(key, replace(f, key=key))
+    return sorted(out.values(), key=lambda f: f.filename)
+
+
+def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFile]:
+    """Download missing files and advertised `.metadata` siblings, one after the other.
+
+    The project's worker fetches its own files on its own keep-alive connection: concurrency comes
+    from `workers` projects in flight, not from handing each file to another thread (which cost
+    more CPU in hand-offs than the GET itself). Any file failing fails the project; a `.metadata`
+    failing only drops its advertisement. Returns the files with `has_metadata` and (when
+    upstream omitted it) `size` filled in.
+    """
+    if not ctx.settings.release_files:
+        return files
+    out = []
+    for f in files:
+        assert f.key is not None
+        size = _ensure_file(ctx, f)
+        has_metadata = False
+        if f.metadata_sha256:
+            try:
+                has_metadata = _ensure_metadata(ctx, f, f.key)
+            except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
+                log.warning("%s", exc)
+        out.append(replace(f, has_metadata=has_metadata, size=f.size if f.size is not None else size))
+    return out
+
+
+def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
+    """Store `f` unless an identical copy is there; its size on disk."""
+    if ctx.stop.stopped:
+        raise Stopped()
+    storage, key = ctx.storage, f.key
+    assert key is not None
+    info = storage.stat(key)
+    if info is not None:
+        if ctx.settings.compare_method == "stat":
+            if f.size is None or info.size == f.size:
+                return info.size
+        elif info.sha256 is not None:  # the backend keeps the hash: no need to read the bytes
+            if info.sha256 == f.sha256:
+                return info.size
+        elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
+            return info.size
+    return ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+
+
+def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
+    """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
+    the promised one: wheel_metadata.py says why), or downloaded."""
+    import hashlib
+
+    from mirror_tool.engine.wheel_metadata import read_core_metadata
+
+    if ctx.stop.stopped:
+        raise Stopped()
+    storage, key, sha = ctx.storage, keys.metadata(wheel_key), f.metadata_sha256
+    assert sha
+    if storage.sha256(key) == sha:
+        return True
+    reader = storage.open_read(wheel_key)
+    data = None
+    if reader is not None:
+        with reader:
+            data = read_core_metadata(reader)
+    if data is not None and hashlib.sha256(data).hexdigest() == sha:
+        staged = storage.stage(key, len(data))
+        try:
+            staged.write(data)
+            staged.commit(sha)
+        except BaseException:
+            staged.discard()
+            raise
+        return True
+    ctx.upstream.download(f.url.split("#", 1)[0] + keys.METADATA_SUFFIX, lambda: storage.stage(key, None), sha, None)
+    return True
+
+
+__all__ = ["Outcome", "SyncContext", "sync_project"]

@@ -1,0 +1,93 @@
+"""`[allowlist] packages` and `[blocklist] packages`: which projects, and which of their versions.
+
+Entries are PEP 508 names with an optional version specifier (`numpy>=1.26`). A name alone
+admits (allowlist) or removes (blocklist) the whole project; a specifier admits or removes the
+matching versions of that project (prereleases included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mirror_tool.errors import ConfigError
+from mirror_tool.filters.base import Filter, register, schema_rows
+from mirror_tool.names import normalize
+
+
+def _specifiers(section: str, entries: tuple[str, ...]) -> dict[str, list[Any] | None]:
+    """normalized name -> specifier sets (None: the whole project)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    result: dict[str, list[Any] | None] = {}
+    for entry in entries:
+        try:
+            req = Requirement(entry)
+        except InvalidRequirement as exc:
+            problem = str(exc).splitlines()[0]
+            raise ConfigError(section, "packages", f"invalid project name or specifier {entry!r}: {problem}") from None
+        if req.url or req.marker or req.extras:
+            raise ConfigError(section, "packages", f"{entry!r}: only a name and a version specifier are allowed")
+        name = normalize(req.name)
+        if not req.specifier:
+            result[name] = None
+        elif name not in result or result[name] is not None:
+            result.setdefault(name, []).append(req.specifier)  # type: ignore[union-attr]
+    return result
+
+
+def _matches_any(version: str, specifiers: list[Any]) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return False
+    return any(spec.contains(parsed, prereleases=True) for spec in specifiers)
+
+
+class _ProjectList(Filter):
+    """The `packages` key of an allowlist or a blocklist, compiled: name -> specifiers."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.entries = _specifiers(self.section, tuple(values["packages"]))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.entries)
+
+
+@register
+class Allowlist(_ProjectList):
+    """Only the listed projects; entries with a specifier keep only the matching versions."""
+
+    section = "allowlist"
+    plugins = ("allowlist_project", "allowlist_release")
+    keys = schema_rows("allowlist", "packages")
+
+    def admits_project(self, normalized: str) -> bool:
+        return normalized in self.entries
+
+    def admits_version(self, normalized: str, version: str) -> bool:
+        specifiers = self.entries.get(normalized)
+        return not specifiers or _matches_any(version, specifiers)
+
+
+@register
+class Blocklist(_ProjectList):
+    """Never the listed projects (a bare name), or never the matching versions (a specifier)."""
+
+    section = "blocklist"
+    plugins = ("blocklist_project", "blocklist_release")
+    keys = schema_rows("blocklist", "packages")
+
+    def admits_project(self, normalized: str) -> bool:
+        return not (normalized in self.entries and self.entries[normalized] is None)
+
+    def admits_version(self, normalized: str, version: str) -> bool:
+        specifiers = self.entries.get(normalized)
+        return not specifiers or not _matches_any(version, specifiers)
+
+
+__all__ = ["Allowlist", "Blocklist"]
