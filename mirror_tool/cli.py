@@ -1,4 +1,4 @@
-"""`pypi-mirror` command line: mirror, sync, status, verify, delete, check-config.
+"""`pypi-mirror` command line: mirror, sync, status, verify, delete, reconcile-state, check-config.
 
 Config errors and usage errors print one line and exit 2 before anything is touched; runs that
 change the tree hold MirrorLock; every outcome maps to a documented exit code (exitcodes.py).
@@ -48,9 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_verify.add_argument("--repair", action="store_true", help="re-download missing or wrong files")
     p_verify.add_argument("--delete", action="store_true", help="delete files no page lists")
     p_verify.add_argument("--json", action="store_true", help="machine-readable output")
+    p_verify.add_argument("--deep", action="store_true",
+                          help="hash every file's bytes, even where the object store keeps its sha256 "
+                               "(the filesystem keeps none: verify reads the bytes there anyway)")
     p_delete = sub.add_parser("delete", help="remove projects from the mirror")
     p_delete.add_argument("names", nargs="+", metavar="NAME")
     p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    sub.add_parser("reconcile-state",
+                   help="rebuild status and state.json from the published tree (a lost state disk; "
+                        "the tree in a bucket)")
     p_check = sub.add_parser("check-config",
                              help="check a config file: exit 0 silently, or 2 with one line naming the problem")
     p_check.add_argument("path", type=Path, metavar="PATH")
@@ -102,7 +108,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
     if args.command == "status":
         return _status(config, as_json=args.json)
-    needs_lock = args.command in ("mirror", "sync", "delete") or (
+    needs_lock = args.command in ("mirror", "sync", "delete", "reconcile-state") or (
         args.command == "verify" and (args.repair or args.delete)
     )
     token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
@@ -122,11 +128,16 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         if args.command == "verify":
             from mirror_tool.maintenance.verify import run_verify
 
-            return ExitCode(run_verify(config, repair=args.repair, delete=args.delete, as_json=args.json, stop=token))
+            return ExitCode(run_verify(config, repair=args.repair, delete=args.delete, as_json=args.json, stop=token,
+                                       deep=args.deep))
         if args.command == "delete":
             from mirror_tool.maintenance.delete import run_delete
 
             return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
+        if args.command == "reconcile-state":
+            from mirror_tool.maintenance.reconcile_state import reconcile_state
+
+            return reconcile_state(config)
         raise AssertionError(args.command)
     finally:
         if lock is not None:

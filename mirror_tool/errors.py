@@ -56,6 +56,14 @@ class StorageError(MirrorError):
     exit_code = ExitCode.STORAGE
 
 
+class CredentialsError(StorageError):
+    """The object store refused the credentials (wrong secret, unknown key, access denied), or the
+    credentials file is missing, unreadable or readable by others. A storage error whose cure is
+    the operator's (a new secret, a chmod), so it has a code of its own for alerting."""
+
+    exit_code = ExitCode.CREDENTIALS
+
+
 class ProjectError(MirrorError):
     """One project could not be synced; the run goes on with the others."""
 

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 5
     TIMEOUT = 6
     STORAGE = 7
+    CREDENTIALS = 9
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -26,6 +27,7 @@ class ExitCode(IntEnum):
 PRECEDENCE: tuple[ExitCode, ...] = (
     ExitCode.CONFIG,
     ExitCode.LOCKED,
+    ExitCode.CREDENTIALS,
     ExitCode.UNREACHABLE,
     ExitCode.STORAGE,
     ExitCode.INTERRUPTED,

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from mirror_tool.config import FilterSettings, MirrorSettings, WrapperSettings, parse_config_text
+from mirror_tool.config.settings import ObjectStoreSettings
 from mirror_tool.config import render, schema
-from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, SAME, WRAPPER_KEYS, Key, all_keys
+from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, OBJECT_STORE_KEYS, SAME, WRAPPER_KEYS, Key, all_keys
 from mirror_tool.config.values import Integer
 from mirror_tool.errors import ConfigError
 
@@ -33,10 +34,11 @@ def _row_id(row: Key) -> str:
 
 
 @pytest.mark.parametrize(("cls", "rows"), [(MirrorSettings, MIRROR_KEYS), (WrapperSettings, WRAPPER_KEYS),
-                                           (FilterSettings, FILTER_KEYS)], ids=lambda v: getattr(v, "__name__", ""))
+                                           (FilterSettings, FILTER_KEYS), (ObjectStoreSettings, OBJECT_STORE_KEYS)],
+                         ids=lambda v: getattr(v, "__name__", ""))
 def test_settings_fields_are_the_schema_rows(cls: type, rows: tuple[Key, ...]) -> None:
     """Defaults live in the rows only: each field is one row's attribute, with that row's default."""
-    names = {f.name for f in fields(cls)} - {"sections"}
+    names = {f.name for f in fields(cls)} - {"sections", "object_store"}  # not keys: a section's names, a section
     assert names == {row.attr for row in rows if row.attr}
     defaults = {f.name: f.default for f in fields(cls)}
     for row in rows:
@@ -90,7 +92,7 @@ def _template_keys() -> dict[tuple[str, str], str]:
     section = ""
     keys: dict[tuple[str, str], str] = {}
     for line in (ROLE / "templates" / "pypi-mirror.conf.j2").read_text(encoding="utf-8").splitlines():
-        if match := re.fullmatch(r"\[([a-z_]+)\]", line):
+        if match := re.fullmatch(r"\[([a-z_-]+)\]", line):
             section = match.group(1)
         elif match := re.match(r"([a-z_-]+) =(.*)", line):
             keys[(section, match.group(1))] = match.group(2)
@@ -159,7 +161,7 @@ def test_template_writes_only_schema_keys_with_their_variables() -> None:
 def test_no_role_variable_for_keys_with_one_legal_value() -> None:
     """A variable whose only legal value is the default is noise: the role has none."""
     compat_only = [row for row in all_keys() if row.compat_only]
-    assert {(r.section, r.name) for r in compat_only} >= {("mirror", "hash-index"), ("mirror", "storage-backend")}
+    assert {(r.section, r.name) for r in compat_only} >= {("mirror", "hash-index")}
     template_keys = _template_keys()
     for row in compat_only:
         assert (row.section, row.name) not in template_keys

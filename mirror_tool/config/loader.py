@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mirror_tool.config.schema import CORE_SECTIONS, FILTER_KEYS, KEYS, Key
-from mirror_tool.config.settings import Config, FilterSettings, MirrorSettings, WrapperSettings
+from mirror_tool.config.schema import FILTER_KEYS, KEYS, NON_FILTER_SECTIONS, OBJECT_STORE_KEYS, Key
+from mirror_tool.config.settings import Config, FilterSettings, MirrorSettings, ObjectStoreSettings, WrapperSettings
 from mirror_tool.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/pypi-mirror.conf")
@@ -85,6 +85,19 @@ def _check_combinations(mirror: MirrorSettings, wrapper: WrapperSettings) -> Non
                               f"({source}): use an https purge-url, or remove the key")
 
 
+def _object_store(parser: configparser.ConfigParser, values: dict[str, dict[str, Any]]) -> ObjectStoreSettings | None:
+    """`[object-store]`, which an object-store backend needs and the filesystem must not get
+    (a section that changes nothing would mislead whoever reads the file)."""
+    present = parser.has_section("object-store")
+    if values["mirror"]["storage-backend"] == "filesystem":
+        if present:
+            raise ConfigError("object-store", "", "storage-backend is filesystem: remove this section "
+                              "or set [mirror] storage-backend = s3")
+        return None
+    values["object-store"] = _parse_section("object-store", parser["object-store"] if present else {})
+    return ObjectStoreSettings(**_settings(OBJECT_STORE_KEYS, values))
+
+
 def parse_config_text(text: str, path: Path) -> Config:
     """Parse and validate config `text` (the contents of `path`)."""
     parser = _read_ini(text, path)
@@ -100,13 +113,13 @@ def parse_config_text(text: str, path: Path) -> Config:
 
     values: dict[str, dict[str, Any]] = {}
     for section in ("mirror", "wrapper", *parser.sections()):
-        if section not in values:
+        if section not in values and section != "object-store":
             values[section] = _parse_section(section, parser[section] if parser.has_section(section) else {})
-    mirror = MirrorSettings(**_settings(KEYS.section("mirror"), values))
+    mirror = MirrorSettings(**_settings(KEYS.section("mirror"), values), object_store=_object_store(parser, values))
     wrapper = WrapperSettings(**_settings(KEYS.section("wrapper"), values))
     _check_combinations(mirror, wrapper)
 
-    filter_sections = frozenset(s for s in parser.sections() if s not in CORE_SECTIONS)
+    filter_sections = frozenset(s for s in parser.sections() if s not in NON_FILTER_SECTIONS)
     filters = FilterSettings(sections=filter_sections, **_settings(FILTER_KEYS, values))
     config = Config(mirror=mirror, wrapper=wrapper, filters=filters, path=path, values=values)
     if filter_sections:  # nothing to check otherwise (and packaging stays unimported: fast no-op runs)

@@ -48,6 +48,9 @@ SECTION_INTRO = {
     "mirror": "Required section.",
     "wrapper": "Optional section, read by `pypi-mirror-run` only (ours: bandersnatch has no such section).",
     "plugins": "bandersnatch's plugin list; accepted so a bandersnatch config loads.",
+    "object-store": "Read when `[mirror] storage-backend = s3` (then required; with `filesystem` it must be "
+                    "absent). The tree's objects go to this bucket; the state files stay in `directory`. "
+                    "Guide: docs/operations.md, \"Disk or object store\".",
 }
 FILTER_INTRO = "Filter section: applies when present in the file."
 COMPAT_NOTE = "Keys that change nothing here (leave them out):"
@@ -112,13 +115,15 @@ def render_example() -> str:
     groups = _grouped()
     for section in ("mirror", "wrapper"):
         out += ["", *_example_section(section, groups[section])]
+    out += ["", "# Object store (with [mirror] storage-backend = s3): remove the leading \"# \" of this section.",
+            "", *_example_section("object-store", groups["object-store"])]
     out += [
         "",
         "# Filters (bandersnatch section and key names). A section applies when it is present: remove the",
         '# leading "# " of the sections you want.',
     ]
     for section, rows in groups.items():
-        if section not in ("mirror", "wrapper"):
+        if section not in ("mirror", "wrapper", "object-store"):
             out += ["", *_example_section(section, rows)]
     return "\n".join(out) + "\n"
 

@@ -21,15 +21,18 @@ from typing import Any, Final
 from mirror_tool.config.values import (
     AbsolutePath,
     Boolean,
+    BucketName,
     Choice,
     HttpUrl,
     Integer,
+    KeyPrefix,
     Number,
     Only,
     OptionalPath,
     Regexes,
     Requirements,
     Size,
+    Token,
     ValueType,
     Words,
 )
@@ -150,9 +153,12 @@ MIRROR_KEYS: tuple[Key, ...] = (
     Key("mirror", "hash-index", Only(Boolean(), False), False,
         "Accepted so a bandersnatch config loads; only `false` is implemented.",
         compat="only `false`; `true` is an error"),
-    Key("mirror", "storage-backend", Only(Choice(("filesystem",)), "filesystem"), "filesystem",
-        "Accepted so a bandersnatch config loads; only `filesystem` is implemented.",
-        compat="only `filesystem`; anything else is an error"),
+    Key("mirror", "storage-backend", Choice(("filesystem", "s3")), "filesystem",
+        "Where the tree lives: `filesystem` = files below `<directory>/web`; `s3` = objects in the "
+        "bucket of `[object-store]` (S3 API: Swift with s3api, Ceph RGW, MinIO, AWS S3). The state "
+        "files stay in `directory` either way.",
+        role_var="pypi_mirror_storage_backend",
+        compat="same names; bandersnatch's `[s3]` section is not read (see `[object-store]`)"),
     Key("mirror", "changelog-source", Choice(("auto", "xmlrpc", "index")), "auto",
         "Change feed: `auto` reads the XML-RPC changelog and falls back to the PEP 691 `/simple/` "
         "index diff when XML-RPC answers a fault or 404; `xmlrpc` or `index` force one (`xmlrpc` "
@@ -223,6 +229,42 @@ WRAPPER_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_metrics_file", role_default="{{ pypi_mirror_metrics_dir }}/pypi_mirror.prom"),
 )
 
+#: `[object-store]`: read when `[mirror] storage-backend` is not `filesystem` (storage/s3.py).
+OBJECT_STORE_KEYS: tuple[Key, ...] = (
+    Key("object-store", "endpoint", HttpUrl(optional=True), "",
+        "S3 endpoint URL (path-style requests go to `<endpoint>/<bucket>/<key>`); empty: AWS's "
+        "endpoint for `region`.",
+        role_var="pypi_mirror_object_store_endpoint",
+        compat="bandersnatch `[s3] endpoint_url`"),
+    Key("object-store", "bucket", BucketName(), REQUIRED,
+        "Bucket (Swift container) holding the tree; it must exist. Several mirrors may share one "
+        "bucket with different `prefix`es.",
+        role_var="pypi_mirror_object_store_bucket", role_default="", example="pypi-mirror",
+        compat="bandersnatch: the first component of `directory`"),
+    Key("object-store", "prefix", KeyPrefix(), "",
+        "Key prefix of every object (`mirror01/` puts `mirror01/simple/...`); empty: the bucket's root.",
+        role_var="pypi_mirror_object_store_prefix",
+        compat="bandersnatch: the rest of `directory`"),
+    Key("object-store", "region", Token("region"), "us-east-1",
+        "Region requests are signed for (SigV4): Swift's s3api `location`, Ceph's zonegroup, AWS's "
+        "bucket region.",
+        role_var="pypi_mirror_object_store_region",
+        compat="bandersnatch `[s3] region_name`"),
+    Key("object-store", "addressing-style", Choice(("path", "virtual")), "path",
+        "`path`: `<endpoint>/<bucket>/<key>` (works everywhere); `virtual`: `<bucket>.<endpoint host>` "
+        "(needs wildcard DNS; AWS's preference).",
+        role_var="pypi_mirror_object_store_addressing_style", compat="ours"),
+    Key("object-store", "credentials-file", AbsolutePath(), REQUIRED,
+        "The access key and secret, never written in this file: an AWS shared-credentials file "
+        "(`[default]` with `aws_access_key_id` and `aws_secret_access_key`). It must belong to the "
+        "user running the mirror and be readable by nobody else (mode 0400 or 0600); missing, "
+        "unsafe or refused credentials: exit 9.",
+        role_var="pypi_mirror_object_store_credentials_file",
+        role_default="/etc/pypi-mirror.object-store-credentials",
+        example="/etc/pypi-mirror.object-store-credentials",
+        compat="bandersnatch: `[s3] aws_access_key_id` / `aws_secret_access_key` inline"),
+)
+
 PLUGINS_KEYS: tuple[Key, ...] = (
     Key("plugins", "enabled", Words("plugin names"), (),
         "Accepted and ignored so a bandersnatch config loads: here a filter applies when its "
@@ -273,6 +315,8 @@ FILTER_KEYS: tuple[Key, ...] = (
 
 #: Sections whose absence changes nothing (the file must hold `[mirror]`).
 CORE_SECTIONS: Final = ("mirror", "wrapper", "plugins")
+#: Sections that are not filters (`[object-store]` is read only with an object-store backend).
+NON_FILTER_SECTIONS: Final = (*CORE_SECTIONS, "object-store")
 #: Modules that register further keys when imported (the filter plugins).
 PROVIDERS: tuple[str, ...] = ("mirror_tool.filters",)
 
@@ -319,7 +363,7 @@ class KeyTable:
 
 
 KEYS = KeyTable()
-KEYS.register(MIRROR_KEYS + WRAPPER_KEYS + PLUGINS_KEYS + FILTER_KEYS)
+KEYS.register(MIRROR_KEYS + WRAPPER_KEYS + OBJECT_STORE_KEYS + PLUGINS_KEYS + FILTER_KEYS)
 
 
 def register_keys(rows: Iterable[Key]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, REQUIRED, WRAPPER_KEYS, Key
+from mirror_tool.config.schema import FILTER_KEYS, MIRROR_KEYS, OBJECT_STORE_KEYS, REQUIRED, WRAPPER_KEYS, Key
 
 _T = TypeVar("_T")
 
@@ -35,6 +35,18 @@ def from_rows(rows: tuple[Key, ...]) -> Callable[[type[_T]], type[_T]]:
         return dataclass(frozen=True, kw_only=True)(cls)
 
     return wrap
+
+
+@from_rows(OBJECT_STORE_KEYS)
+class ObjectStoreSettings:
+    """`[object-store]`: the bucket an object-store backend writes (the secret stays in its file)."""
+
+    endpoint: str
+    bucket: str
+    prefix: str
+    region: str
+    addressing_style: str
+    credentials_file: Path
 
 
 @from_rows(MIRROR_KEYS)
@@ -63,6 +75,8 @@ class MirrorSettings:
     stale_backoff: float
     retries: int
     log_file: Path | None
+    #: `[object-store]` when `storage-backend` is not `filesystem` (not a key of `[mirror]`).
+    object_store: ObjectStoreSettings | None = field(default=None)
 
 
 @from_rows(WRAPPER_KEYS)

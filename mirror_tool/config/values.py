@@ -285,3 +285,57 @@ class Size(ValueType):
 
     def describe(self) -> str:
         return "size (500M, 2G, bytes) or empty"
+
+
+_BUCKET_RE = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class BucketName(ValueType):
+    """An object-store bucket (Swift container) name: letters, digits, `.`, `_`, `-`."""
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip()
+        if not _BUCKET_RE.match(value):
+            raise ValueError(f"not a bucket name (letters, digits, '.', '_', '-'; at most 255): {value!r}")
+        return value
+
+    def describe(self) -> str:
+        return "bucket name"
+
+
+@dataclass(frozen=True)
+class KeyPrefix(ValueType):
+    """A key prefix inside a bucket, stored as `a/b/` (empty: the bucket's root).
+
+    Leading and trailing `/` are optional in the file; `.`, `..` and empty components are
+    refused, so two mirrors cannot name each other's objects by accident.
+    """
+
+    def parse(self, raw: str) -> str:
+        value = _no_nul(raw.strip()).strip("/")
+        if not value:
+            return ""
+        parts = value.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"not a key prefix (no empty, '.' or '..' components): {raw.strip()!r}")
+        return value + "/"
+
+    def describe(self) -> str:
+        return "key prefix or empty"
+
+
+@dataclass(frozen=True)
+class Token(ValueType):
+    """One non-empty word without whitespace (a region name, an identifier)."""
+
+    what: str = "word"
+
+    def parse(self, raw: str) -> str:
+        value = _no_nul(raw.strip())
+        if not value or len(value.split()) != 1:
+            raise ValueError(f"must be one {self.what} without spaces, got {raw.strip()!r}")
+        return value
+
+    def describe(self) -> str:
+        return self.what

@@ -92,7 +92,7 @@ class Run:
         if self.storage_error is None:
             self.storage_error = exc
             log.error("%s", exc)
-        self.internal_stop.set(ExitCode.STORAGE)
+        self.internal_stop.set(exc.exit_code)  # STORAGE, or CREDENTIALS when the store refused us
 
     def fail(self, name: str, error: str) -> None:
         self.failed[name] = error

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError
@@ -29,7 +29,10 @@ from mirror_tool.storage.base import Storage
 
 log = logging.getLogger("mirror_tool.publish")
 
-HTML, JSON = "text/html; charset=utf-8", "application/vnd.pypi.simple.v1+json"
+#: Content types as the disk vhost serves each page (an object store serves what it was given).
+HTML, V1_HTML, JSON = "text/html; charset=utf-8", "application/vnd.pypi.simple.v1+html; charset=utf-8", "application/vnd.pypi.simple.v1+json"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -90,22 +93,26 @@ class Publisher:
             self.storage.flush()
         failed: dict[str, str] = {}
         self._unflushed = True
-        for project in projects:
+        prune = self.settings.delete_packages if prune is None else prune
+
+        def write(project: Project) -> list[str] | str:
             try:
-                self._write_project(
-                    project,
-                    (drop_from_copies or {}).get(project.normalized),
-                    self.settings.delete_packages if prune is None else prune,
-                )
+                return self._write_project(project, (drop_from_copies or {}).get(project.normalized), prune)
             except ProjectError as exc:
-                failed[project.normalized] = str(exc)
+                return str(exc)
+
+        for project, outcome in zip(projects, _each(write, projects, self.storage.write_concurrency)):
+            if isinstance(outcome, str):
+                failed[project.normalized] = outcome
                 continue
+            self._doomed.update(dict.fromkeys(outcome))
             self.index()[project.normalized] = IndexEntry(project.name, project.serial)
             self._index_dirty = True
             self.changed = True
         return failed
 
-    def _write_project(self, project: Project, drop_from_copies: set[str] | None, prune: bool) -> None:
+    def _write_project(self, project: Project, drop_from_copies: set[str] | None, prune: bool) -> list[str]:
+        """Write one project's pages and JSON copies; the keys of files they no longer list."""
         settings = self.settings
         norm = project.normalized
         old = read_project(self.storage, norm, settings.root_uri) if prune else None
@@ -126,7 +133,7 @@ class Publisher:
             self.storage.write(keys.project_page(norm, keys.JSON_PAGE), render.project_json(project, **links), JSON)
         if fmt in ("ALL", "HTML"):
             page = render.project_html(project, **links)
-            self.storage.write(keys.project_page(norm, keys.HTML_V1_PAGE), page, HTML)
+            self.storage.write(keys.project_page(norm, keys.HTML_V1_PAGE), page, V1_HTML)
             self.storage.write(keys.project_page(norm, keys.HTML_PAGE), page, HTML)
         # Pages of a kind the config no longer writes would go stale (and could list deleted files).
         unwanted = [keys.project_page(norm, name) for name in _unwanted_pages(fmt)]
@@ -134,13 +141,15 @@ class Publisher:
             unwanted += copies
         for key in unwanted:
             self._remove_quietly(key)
+        doomed: list[str] = []
         if old is not None and settings.release_files:
             keep = {f.key for f in project.files if f.key} | {keys.metadata(f.key) for f in project.files if f.key and f.has_metadata}
             for f in old.files:
                 if f.key and f.key not in keep:
-                    self._doomed[f.key] = None
+                    doomed.append(f.key)
                     if keys.metadata(f.key) not in keep:
-                        self._doomed[keys.metadata(f.key)] = None
+                        doomed.append(keys.metadata(f.key))
+        return doomed
 
     # -- 2. removals ---------------------------------------------------------------------------------
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
@@ -182,15 +191,21 @@ class Publisher:
             self._unflushed = False
         doomed, self._doomed = list(self._doomed), {}
         removed = Removed()
-        for key in doomed:
+
+        def delete(key: str) -> int | None:
+            """The bytes `key` held when this call removed it; None when it was not there."""
             info = self.storage.stat(key)
             try:
-                if self.storage.remove(key) and info is not None:
-                    removed.files.append(key)
-                    removed.bytes += info.size
-                    log.info("Deleted %s", key)
+                return info.size if self.storage.remove(key) and info is not None else None
             except ProjectError as exc:
                 log.warning("%s", exc)
+                return None
+
+        for key, size in zip(doomed, _each(delete, doomed, self.storage.write_concurrency)):
+            if size is not None:
+                removed.files.append(key)
+                removed.bytes += size
+                log.info("Deleted %s", key)
         if removed.files:
             self.changed = True
         return removed
@@ -203,7 +218,7 @@ class Publisher:
             self._index_serial = serial
         if fmt in ("ALL", "HTML"):
             page = render.root_html(index)
-            self.storage.write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
+            self.storage.write(keys.root_page(keys.HTML_V1_PAGE), page, V1_HTML)
             self.storage.write(keys.root_page(keys.HTML_PAGE), page, HTML)
         for name in _unwanted_pages(fmt):
             self._remove_quietly(keys.root_page(name))
@@ -222,7 +237,18 @@ class Publisher:
     def touch_last_modified(self) -> None:
         """`web/last-modified`: when this mirror's tree last changed (bandersnatch's stamp format)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H:%M:%S")
-        self.storage.write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain")
+        self.storage.write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain; charset=utf-8")
+
+
+def _each(func: Callable[[T], R], items: Sequence[T], concurrency: int) -> Iterable[R]:
+    """`func` over `items`, in order; on `concurrency` threads when the storage gains from it
+    (an object store: one round trip per write). Every call has returned when this returns."""
+    if concurrency <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(min(concurrency, len(items)), thread_name_prefix="publish") as pool:
+        return list(pool.map(func, items))
 
 
 def _unwanted_pages(fmt: str) -> tuple[str, ...]:

@@ -219,10 +219,10 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
     if feed_error is not None:
         codes.append(feed_error.exit_code)
     if run.storage_error is not None:
-        codes.append(ExitCode.STORAGE)
+        codes.append(run.storage_error.exit_code)
     if run.stop.exit_code is not None:
         codes.append(run.stop.exit_code)
-    elif run.internal_stop.exit_code not in (None, ExitCode.FAILED, ExitCode.STORAGE):
+    elif run.internal_stop.exit_code not in (None, ExitCode.FAILED, ExitCode.STORAGE, ExitCode.CREDENTIALS):
         codes.append(run.internal_stop.exit_code)  # type: ignore[arg-type]
     if run.failed:
         codes.append(ExitCode.FAILED)
@@ -250,7 +250,7 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
                 run.publisher.touch_last_modified()
     except StorageError as exc:
         run.storage_failure(exc)
-        code = most_urgent(code, ExitCode.STORAGE)
+        code = most_urgent(code, exc.exit_code)
     run.upstream.close()
     stats = run.upstream.stats
     result = SyncResult(

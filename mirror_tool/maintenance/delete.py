@@ -153,7 +153,7 @@ def run_delete(config: Config, names: list[str], *, dry_run: bool) -> ExitCode:
         removal = TreeEditor(config).remove_projects(wanted, dry_run=dry_run)
     except StorageError as exc:
         print(f"pypi-mirror: delete: {exc}", file=sys.stderr)
-        return ExitCode.STORAGE
+        return exc.exit_code
     verb = "would delete" if dry_run else "deleted"
     for norm in wanted:
         if norm not in removal.projects:

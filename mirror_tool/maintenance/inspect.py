@@ -80,8 +80,10 @@ class VerifyReport:
         return [p for p in self.problems if not p.fixed]
 
 
-def check_file(storage: Storage, key: str, sha256: str | None, size: int | None, project: str) -> tuple[Problem | None, int]:
-    """(problem or None, bytes on disk) for one listed file."""
+def check_file(storage: Storage, key: str, sha256: str | None, size: int | None, project: str,
+               deep: bool = False) -> tuple[Problem | None, int]:
+    """(problem or None, bytes on disk) for one listed file: its size, and its sha256 as the
+    backend stored it (object metadata), or read from the bytes when none is stored or `deep`."""
     try:
         info = storage.stat(key)
         if info is None:
@@ -89,7 +91,12 @@ def check_file(storage: Storage, key: str, sha256: str | None, size: int | None,
         if size is not None and info.size != size:
             detail = f"size {info.size} != page size {size}"
             return Problem("corrupt", project, key, info.size, detail, expected_bytes=size), info.size
-        got = storage.sha256(key) if sha256 else None
+        if not sha256:
+            got = None
+        elif info.sha256 is not None and not deep:
+            got = info.sha256
+        else:
+            got = storage.sha256(key)
     except MirrorError as exc:
         return Problem("corrupt", project, key, 0, f"unreadable: {exc}", expected_bytes=size), 0
     if sha256 and got != sha256.lower():
@@ -98,7 +105,8 @@ def check_file(storage: Storage, key: str, sha256: str | None, size: int | None,
     return None, info.size
 
 
-def check_project(config: Config, storage: Storage, filters: "FilterChain", norm: str, indexed: bool, stop: StopToken) -> ProjectCheck | None:
+def check_project(config: Config, storage: Storage, filters: "FilterChain", norm: str, indexed: bool, stop: StopToken,
+                  deep: bool = False) -> ProjectCheck | None:
     if stop.stopped:
         return None
     page = read_project(storage, norm, config.mirror.root_uri)
@@ -112,14 +120,14 @@ def check_project(config: Config, storage: Storage, filters: "FilterChain", norm
         if not f.key:
             continue  # release-files = false: the page links upstream
         check.listed.add(f.key)
-        problem, on_disk = check_file(storage, f.key, f.sha256, f.size, norm)
+        problem, on_disk = check_file(storage, f.key, f.sha256, f.size, norm, deep)
         check.files_checked += 1
         disk_sizes[f.filename] = on_disk
         _count(check, problem, on_disk)
         meta = keys.metadata(f.key)
         check.listed.add(meta)  # an unadvertised sibling is harmless, never an orphan
         if f.metadata_sha256:
-            problem, on_disk = check_file(storage, meta, f.metadata_sha256, None, norm)
+            problem, on_disk = check_file(storage, meta, f.metadata_sha256, None, norm, deep)
             check.files_checked += 1
             _count(check, problem, on_disk)
     if filters.active and filters.admits_project(norm):
@@ -190,14 +198,16 @@ def upstream_names(config: Config, stop: StopToken) -> set[str]:
         upstream.close()
 
 
-def inspect(config: Config, storage: Storage, index: set[str], filters: "FilterChain", stop: StopToken, report: VerifyReport) -> list[ProjectCheck]:
-    """Check every project of the tree and record every problem in `report`."""
+def inspect(config: Config, storage: Storage, index: set[str], filters: "FilterChain", stop: StopToken, report: VerifyReport,
+            deep: bool = False) -> list[ProjectCheck]:
+    """Check every project of the tree and record every problem in `report` (`deep`: hash every
+    file's bytes even where the storage keeps its sha256)."""
     projects = local_projects(storage, index)
     with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify-aux") as aux:
         upstream_future = aux.submit(upstream_names, config, stop)
         listing_future = aux.submit(lambda: {info.key: info.size for info in storage.list(keys.PACKAGES)})
         with cf.ThreadPoolExecutor(max_workers=max(1, config.mirror.verifiers), thread_name_prefix="verify") as pool:
-            futures = [pool.submit(check_project, config, storage, filters, n, n in index, stop) for n in sorted(projects)]
+            futures = [pool.submit(check_project, config, storage, filters, n, n in index, stop, deep) for n in sorted(projects)]
             checks = [c for c in (f.result() for f in futures) if c is not None]
         on_disk = listing_future.result()
         try:

@@ -12,6 +12,11 @@ Problems (the `kind` in the report):
   excluded-project  a mirrored project the current filters exclude
   excluded-file     a listed file the current filters exclude
 
+Hashes: a file's sha256 is the one its storage keeps (an object store's object metadata, written
+when the file was verified on download), so checking a bucket reads no file; where the storage
+keeps none (the filesystem) or with `--deep`, every byte is read and hashed. On the filesystem
+`--deep` therefore changes nothing: verify always reads the bytes there.
+
 Dry run by default. `--repair` re-downloads corrupt and missing files (verified against the page's
 hash before they replace anything). `--delete` removes orphans, projects gone upstream or excluded
 (like `pypi-mirror delete`) and excluded files, rewriting the affected project pages, JSON copies
@@ -36,17 +41,18 @@ from mirror_tool.maintenance.report import json_doc, print_human
 from mirror_tool.stop import StopToken
 
 
-def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken) -> tuple[VerifyReport, ExitCode]:
+def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken,
+                deep: bool = False) -> tuple[VerifyReport, ExitCode]:
     """Inspect the tree and apply the requested fixes; the report and the exit code."""
     report = VerifyReport(directory=str(config.directory), dry_run=not (repair or delete))
-    if not config.web_dir.is_dir():
+    if config.mirror.storage_backend == "filesystem" and not config.web_dir.is_dir():
         report.errors.append(f"no mirror at {config.directory} ({config.web_dir} does not exist)")
         return report, ExitCode.FAILED
     editor = TreeEditor(config)
     filters = load_filters(config)
     codes: list[ExitCode] = []
     try:
-        checks = inspect(config, editor.storage, set(editor.publisher.index()), filters, stop, report)
+        checks = inspect(config, editor.storage, set(editor.publisher.index()), filters, stop, report, deep)
         if stop.stopped:
             return report, stop.exit_code or ExitCode.INTERRUPTED
         by_name = {c.name: c for c in checks}
@@ -70,7 +76,7 @@ def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken) 
             editor.publisher.touch_last_modified()
     except StorageError as exc:
         report.errors.append(str(exc))
-        codes.append(ExitCode.STORAGE)
+        codes.append(exc.exit_code)
     if report.upstream_error:
         codes.append(ExitCode.UNREACHABLE)
     if report.left():
@@ -78,9 +84,10 @@ def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken) 
     return report, most_urgent(*codes)
 
 
-def run_verify(config: Config, *, repair: bool, delete: bool, as_json: bool, stop: StopToken) -> ExitCode:
+def run_verify(config: Config, *, repair: bool, delete: bool, as_json: bool, stop: StopToken,
+               deep: bool = False) -> ExitCode:
     """CLI entry point: verify, print the report (text or one JSON document), return the exit code."""
-    report, code = verify_tree(config, repair=repair, delete=delete, stop=stop)
+    report, code = verify_tree(config, repair=repair, delete=delete, stop=stop, deep=deep)
     if as_json:
         json.dump(json_doc(report, repair, delete, code), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 
 def open_storage(settings: "MirrorSettings") -> "Storage":
-    """The backend `[mirror] storage-backend` names (only `filesystem` today): `<directory>/web`,
-    staging in `<directory>/tmp`."""
+    """The backend `[mirror] storage-backend` names: `filesystem` (`<directory>/web`, staging in
+    `<directory>/tmp`) or `s3` (the `[object-store]` bucket; its credentials are read and checked
+    here, so a refused secret stops a command before it starts: CredentialsError, exit 9)."""
+    if settings.storage_backend == "s3":
+        from mirror_tool.storage.s3 import S3Storage
+
+        return S3Storage.open(settings)
     from mirror_tool.storage.filesystem import FilesystemStorage
 
     return FilesystemStorage(settings.directory / "web", settings.directory / "tmp")

@@ -45,7 +45,15 @@ class Staged(ABC):
 
 
 class Storage(ABC):
-    """The objects below `web/`, by key."""
+    """The objects below `web/`, by key.
+
+    `write_concurrency`: how many writes the publisher may have in flight at once. A filesystem
+    writes at memory speed (1: no threads); an object store answers each request after a round
+    trip, so pages of several projects are written side by side (the publisher still waits for
+    all of them before the root index that lists them).
+    """
+
+    write_concurrency: int = 1
 
     @abstractmethod
     def prepare(self) -> None:

@@ -31,6 +31,7 @@ _ABORTING = {
     ExitCode.CONFIG,
     ExitCode.UNREACHABLE,
     ExitCode.STORAGE,
+    ExitCode.CREDENTIALS,
     ExitCode.TIMEOUT,
     ExitCode.INTERRUPTED,
     ExitCode.TERMINATED,
