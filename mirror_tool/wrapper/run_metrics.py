@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mirror_tool.exitcodes import ExitCode
 from mirror_tool.wrapper.metrics import Metric, counter, gauge
 from mirror_tool.wrapper.retry_state import WrapperState
 
@@ -36,6 +37,9 @@ def run_metrics(record: "RunRecord", state: WrapperState) -> list[Metric]:
          purge.unauthorized),
         ("run_duration_seconds", "Duration of the last pypi-mirror-run.", round(record.duration, 3)),
         ("exit_code", "Exit code of the last pypi-mirror-run (table in README).", int(record.exit_code)),
+        ("object_store_credentials_refused",
+         "1 when the object store refused the credentials in the last run (exit 9: wrong or revoked secret, "
+         "missing or unsafe credentials file), else 0.", int(ExitCode.CREDENTIALS in record.codes)),
     ]
     metrics = [gauge(name, help_text, value) for name, help_text, value in last_run]
     metrics += [
