@@ -55,8 +55,8 @@ lint: venv
 	@$(BIN)/ansible-playbook --syntax-check playbooks/site.yml -i inventory/production
 
 molecule: host venv
-	@echo "==> molecule test (podman test hosts with systemd)"
-	@$(BIN)/molecule test
+	@echo "==> molecule test --all (podman test hosts with systemd: scenarios default, objectstore)"
+	@$(BIN)/molecule test --all
 
 demo: host venv
 	@$(PY) scripts/demo.py
