@@ -20,7 +20,7 @@ help:
 	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
 	@echo "make demo-clean  remove everything make demo created"
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
-	@echo "make bench       benchmarks against bandersnatch 8.2.0, writes bench/RESULTS.md"
+	@echo "make bench       benchmarks against bandersnatch 8.2.0, writes bench/RESULTS.md and bench/RESULTS-objectstore.md"
 	@echo "make docs        regenerate mirror_tool/example.conf and docs/reference.md from the config schema"
 
 $(STAMP_HOST): scripts/setup-host.sh
@@ -66,6 +66,7 @@ demo-clean:
 
 bench: host venv
 	@$(PY) -m bench
+	@$(PY) -m bench.objectstore
 
 docs: venv
 	@echo "==> generating mirror_tool/example.conf and docs/reference.md from mirror_tool/config/schema.py"

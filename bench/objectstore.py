@@ -5,7 +5,7 @@ Why a module of its own: the object-store scenarios need a Swift (``scripts/swif
 second virtualenv for the peer (``bandersnatch[s3]``); the disk scenarios of ``python -m bench``
 need neither. Writes ``bench/RESULTS-objectstore.md``. Traffic goes only to 127.0.0.1.
 
-    .venv/bin/python -m bench.objectstore             # 200 projects, 3 repetitions (~10 minutes)
+    .venv/bin/python -m bench.objectstore             # 100 projects, 3 repetitions (~12 minutes)
     .venv/bin/python -m bench.objectstore --quick     # 40 projects, 1 repetition
 
 Deviation on the peer's side, stated in the results: bandersnatch 8.2.0 takes its S3 lock with a
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from .upstream import Upstream
 
 REPO = Path(__file__).resolve().parent.parent
 SWIFT_AIO = REPO / "scripts" / "swift_aio.py"
-SIZES = {"full": {"projects": 200, "releases": 2, "files": 2, "file_size": 16384, "reps": 3},
+SIZES = {"full": {"projects": 100, "releases": 2, "files": 2, "file_size": 16384, "reps": 3},
          "quick": {"projects": 40, "releases": 2, "files": 2, "file_size": 16384, "reps": 1}}
 SHARED_KEYS = ("verifiers = {w}\nworkers = {w}\ntimeout = 60\nglobal-timeout = 18000\nstop-on-error = false\n"
                "json = true\nrelease-files = true\ncompare-method = hash\nsimple-format = ALL\nhash-index = false\n")
@@ -60,6 +61,9 @@ class Swift:
 
 
 def start_swift(directory: Path) -> Swift:
+    """A fresh instance: the objects of an earlier bench run are not carried along."""
+    subprocess.run([sys.executable, str(SWIFT_AIO), "stop", str(directory)], capture_output=True, check=False)
+    shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, str(SWIFT_AIO), "start", str(directory), "--port", "0"],
                           capture_output=True, text=True, check=False)
@@ -102,6 +106,11 @@ class Contest:
         for bucket in self.buckets.values():
             client.create_bucket(Bucket=bucket)
 
+    def fresh(self, name: str) -> None:
+        """Forget ours' local state of `name` (a new prefix: the full sync must start from nothing;
+        bandersnatch keeps its state in the bucket, which is new)."""
+        shutil.rmtree(self.ours_home / name, ignore_errors=True)
+
     def ours(self, name: str, master: str) -> RunResult:
         conf = self.ours_home / f"{name}.conf"
         conf.write_text(
@@ -127,10 +136,13 @@ class Contest:
         return run_measured(argv, self.logs / f"theirs-{name}-{time.monotonic_ns()}.log", env=self.peer.chroot_env())
 
     def objects(self, tool: str, name: str) -> int:
+        """Files below the tool's `packages/` (bandersnatch keeps its tree below `<directory>/web/`
+        and adds a `.s3keep` marker object per directory, not counted)."""
         client = self.swift.client()
         count = 0
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.buckets[tool], Prefix=f"{name}/packages/"):
-            count += len(page.get("Contents", []))
+        prefix = f"{name}/packages/" if tool == "ours" else f"{name}/web/packages/"
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.buckets[tool], Prefix=prefix):
+            count += sum(1 for item in page.get("Contents", []) if not item["Key"].endswith("/.s3keep"))
         return count
 
 
@@ -154,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     swift = start_swift(swift_dir)
     rows = {"full": Row("full sync into the bucket"), "incremental": Row("incremental sync (changes upstream)")}
     notes: list[str] = []
+    loads: list[float] = []
     try:
         contest = Contest(work, swift, peer, args.workers, log)
         with Upstream(projects=sizes["projects"], releases=sizes["releases"], files=sizes["files"],
@@ -162,19 +175,22 @@ def run(args: argparse.Namespace) -> int:
             for rep in range(reps):
                 order = ("ours", "theirs") if rep % 2 == 0 else ("theirs", "ours")
                 name = f"rep{rep}"
+                contest.fresh(name)
                 for tool in order:
                     result = getattr(contest, tool)(name, up.url)
                     getattr(rows["full"], tool).append(result)
+                    loads.append(os.getloadavg()[0])
                     log(f"bench.objectstore: full, {tool}, rep {rep}: exit {result.exit_code}, {result.wall_s:.1f} s")
                 files_ours, files_theirs = contest.objects("ours", name), contest.objects("theirs", name)
-                notes.append(f"rep {rep}: objects below packages/ after the full sync: ours {files_ours}, "
-                             f"bandersnatch {files_theirs}")
+                notes.append(f"rep {rep}: files below packages/ after the full sync: ours {files_ours}, "
+                             f"bandersnatch {files_theirs} (plus its .s3keep markers)")
                 projects = sorted(up.projects())
                 for i, project in enumerate(projects[: max(4, len(projects) // 10)]):
                     up.upload(up.projects()[project]["name"], f"9.{rep}.{i}", file_size=sizes["file_size"])
                 for tool in order:
                     result = getattr(contest, tool)(name, up.url)
                     getattr(rows["incremental"], tool).append(result)
+                    loads.append(os.getloadavg()[0])
                     log(f"bench.objectstore: incremental, {tool}, rep {rep}: exit {result.exit_code}, {result.wall_s:.1f} s")
     finally:
         subprocess.run([sys.executable, str(SWIFT_AIO), "stop", str(swift_dir)], capture_output=True, check=False)
@@ -187,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         "object store": "Swift 2.30 all-in-one (scripts/swift_aio.py, one node, s3api, tempauth) on this machine",
         "peer": f"bandersnatch[s3] 8.2.0 in {S3_VENV} of the Debian 13 chroot (bench/peer.py), {shim}",
         "duration": f"{(time.time() - started) / 60:.1f} min",
+        "1-minute load average after each run (median / max; 2 cores)": (
+            f"{statistics.median(loads):.1f} / {max(loads):.1f}" if loads else "-"),
     }
     failures = [r for row in rows.values() for r in row.ours + row.theirs if not r.ok]
     notes += [f"FAILED RUN: exit {r.exit_code}, log {r.log_path}" for r in failures]

@@ -30,7 +30,9 @@ from mirror_tool.storage.base import Storage
 log = logging.getLogger("mirror_tool.publish")
 
 #: Content types as the disk vhost serves each page (an object store serves what it was given).
-HTML, V1_HTML, JSON = "text/html; charset=utf-8", "application/vnd.pypi.simple.v1+html; charset=utf-8", "application/vnd.pypi.simple.v1+json"
+HTML = "text/html; charset=utf-8"
+V1_HTML = "application/vnd.pypi.simple.v1+html; charset=utf-8"
+JSON = "application/vnd.pypi.simple.v1+json"
 T = TypeVar("T")
 R = TypeVar("R")
 

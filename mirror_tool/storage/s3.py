@@ -71,7 +71,9 @@ class S3Storage(Storage):
         self._client: Any = None
         self._client_pid = 0
         self._recent = Recent()
-        self.where = f"{store.endpoint or 'AWS S3'} bucket {store.bucket}" + (f" prefix {store.prefix}" if store.prefix else "")
+        self.where = f"{store.endpoint or 'AWS S3'} bucket {store.bucket}"
+        if store.prefix:
+            self.where += f" prefix {store.prefix}"
 
     @classmethod
     def open(cls, settings: "MirrorSettings") -> "S3Storage":
@@ -250,7 +252,8 @@ class S3Storage(Storage):
     def open_read(self, key: str) -> BinaryIO | None:
         full = self.full_key(key)
         if self._recent.key == full:
-            return io.BytesIO(self._recent.data)
+            data, self._recent.key, self._recent.data = self._recent.data, "", b""
+            return io.BytesIO(data)
         info = self.stat(key)
         if info is None:
             return None

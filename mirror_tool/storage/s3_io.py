@@ -38,7 +38,7 @@ RANGE_BLOCK = 64 << 10
 
 
 class Recent(threading.local):
-    """The last object this thread committed from memory: (full key, bytes)."""
+    """The last wheel this thread committed from memory: (full key, bytes); read once, then dropped."""
 
     key: str = ""
     data: bytes = b""
@@ -84,8 +84,10 @@ class S3Staged(Staged):
                 self._upload(self._file, self._size, sha256)
             else:
                 data = bytes(self._buffer or b"")
+                self._recent.key, self._recent.data = "", b""
                 self._upload(data, self._size, sha256)
-                self._recent.key, self._recent.data = self._key, data
+                if self._key.endswith(".whl"):  # its METADATA is read next (engine/sync.py)
+                    self._recent.key, self._recent.data = self._key, data
         finally:
             self.discard()
 
