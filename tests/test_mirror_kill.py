@@ -49,7 +49,7 @@ class Observer(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                assert_tree_consistent(self.directory)
+                assert_tree_consistent(self.directory, settled=False)
                 self.checks += 1
             except FileNotFoundError:
                 continue  # a page replaced between listing and reading: not an inconsistency
