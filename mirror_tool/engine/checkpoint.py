@@ -17,6 +17,7 @@ from mirror_tool.engine.publisher import Publisher
 from mirror_tool.engine.sync import Outcome
 from mirror_tool.errors import StorageError
 from mirror_tool.exitcodes import ExitCode
+from mirror_tool.pending import PendingJournal
 from mirror_tool.state import RunState, StaleEntry, StateFiles, Todo
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import open_storage
@@ -39,13 +40,15 @@ class Run:
         self.internal_stop = StopToken(stop.deadline)
         self.state = StateFiles(self.settings.directory)
         self.storage = storage if storage is not None else open_storage(self.settings)
-        self.publisher = Publisher(self.storage, self.settings)
+        self.journal = PendingJournal(self.settings.directory)
+        self.publisher = Publisher(self.storage, self.settings, self.journal)
         self.upstream = Upstream.for_mirror(self.settings, self.internal_stop)
         self.started = time.time()
         self.t0 = time.monotonic()
         self.old_status: int | None = None
         self.run_state = RunState()
         self.upstream_serial = 0
+        self.prior_todo: Todo | None = None  # as the last run left it
         self.todo: Todo | None = None
         self.floors: dict[str, int] = {}
         self.done: set[str] = set()
@@ -62,12 +65,15 @@ class Run:
         self._stale_before: dict[str, StaleEntry] | None = None
 
     def prepare(self) -> None:
-        """Directories, stray temporaries, and what the last run left (status, state.json)."""
+        """Directories, stray temporaries, what the last run left (status, state.json, todo), and
+        the deletions and stored files a killed run left on the pending journal."""
         self.state.prepare()
         self.storage.prepare()
         self.old_status = self.state.read_status()
         self.run_state = self.state.read_run_state()
         self.upstream_serial = self.run_state.upstream_serial
+        self.prior_todo = self.state.read_todo()
+        self.publisher.recover(set(self.prior_todo.projects) if self.prior_todo else set())
 
     @property
     def filters(self) -> "FilterChain":

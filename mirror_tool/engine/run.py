@@ -51,7 +51,7 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
     run = Run(config, stop or StopToken(), storage)
     try:
         run.prepare()
-        todo = run.state.read_todo()
+        todo = run.prior_todo
         settings = config.mirror
         if run.old_status is None and todo is None:
             log.info("No mirror serial yet: full sync")
@@ -106,7 +106,7 @@ def run_sync(config: Config, names: list[str], *, stop: StopToken | None = None,
     run = Run(config, stop or StopToken(), storage)
     try:
         run.prepare()
-        run.todo = run.state.read_todo()
+        run.todo = run.prior_todo
         stale_before = run.previous_stale()
         if run.todo is not None:
             carried_floor = (run.old_status or 0) + 1
@@ -143,7 +143,8 @@ def execute(run: Run, work: dict[str, int]) -> None:
     names = sorted(work)
     progress = Progress(len(names))
     last_checkpoint = time.monotonic()
-    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters, stop=run.internal_stop)
+    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters,
+                      stop=run.internal_stop, pending=run.journal)
     processes = choose_processes(settings.worker_mode, workers, len(names))
     log.debug("syncing %d projects on %d worker %s", len(names), workers, "processes" if processes else "threads")
     pool = start_workers(ctx, workers, processes)
