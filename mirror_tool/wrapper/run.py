@@ -30,6 +30,7 @@ log = logging.getLogger("pypi-mirror-run")
 _ABORTING = {
     ExitCode.CONFIG,
     ExitCode.UNREACHABLE,
+    ExitCode.REGRESSED,
     ExitCode.STORAGE,
     ExitCode.TIMEOUT,
     ExitCode.INTERRUPTED,
@@ -67,10 +68,13 @@ class RunRecord:
     deferred: list[str] = field(default_factory=list)
     purge: PurgeReport = field(default_factory=PurgeReport)
     codes: list[ExitCode] = field(default_factory=list)
+    #: The main sync found the upstream's serial below the mirror's (and synced nothing).
+    regressed: bool = False
 
     def absorb(self, result: SyncResult) -> None:
         """Add one SyncResult (main sync or a retry) to the run's totals."""
         self.mirror_serial = result.mirror_serial
+        self.regressed = self.regressed or result.regressed
         if result.upstream_serial is not None:
             self.upstream_serial = max(self.upstream_serial or 0, result.upstream_serial)
         self.synced.update(result.synced)
