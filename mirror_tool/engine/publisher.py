@@ -151,7 +151,7 @@ class Publisher:
                 if edited is not None:
                     self.storage.write(key, edited, "application/json")
         elif settings.json and project.raw_json is not None:
-            blob = render.json_copy(project.raw_json, project.files, **links)
+            blob = render.json_copy(project.raw_json, project.files, versions=project.versions, **links)
             for key in copies:
                 self.storage.write(key, blob, "application/json")
         fmt = settings.simple_format
