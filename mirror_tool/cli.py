@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument("--log-file", type=Path, default=None, help="also append log lines to this file")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="run as root even when the mirror directory belongs to another user")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p_mirror = sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
     p_mirror.add_argument("--reconcile", action="store_true",
@@ -71,7 +73,12 @@ def _load(path: Path) -> Config:
         raise ConfigError("", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
 
 
+#: Commands that write the tree and take the lock (so do `verify --repair` / `--delete`).
+_WRITERS = ("mirror", "sync", "delete")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "check-config":  # judges PATH only: no example written, no logging, no mirror
         from mirror_tool.config.check import check_config
@@ -82,8 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return int(ExitCode.CONFIG)
+    if args.command != "status" and not args.allow_root:  # status writes nothing, not even a log line
+        from mirror_tool.rootcheck import refusal
+
+        refused = refusal(config.mirror.directory, PROG, argv)
+        if refused:
+            print(refused, file=sys.stderr)
+            return int(ExitCode.CONFIG)
     try:
-        setup_logging(debug=args.debug, log_file=args.log_file or config.mirror.log_file, console=sys.stderr)
+        log_file = None if args.command == "status" else args.log_file or config.mirror.log_file
+        setup_logging(debug=args.debug, log_file=log_file, console=sys.stderr)
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -105,7 +120,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
     if args.command == "status":
         return _status(config, as_json=args.json)
-    needs_lock = args.command in ("mirror", "sync", "delete") or (
+    needs_lock = args.command in _WRITERS or (
         args.command == "verify" and (args.repair or args.delete)
     )
     token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
