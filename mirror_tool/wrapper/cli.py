@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
         if refused:
             print(refused, file=sys.stderr)
             return int(ExitCode.CONFIG)
+    # By hand on a terminal: the log file gets everything, the terminal what a person must see.
+    terminal = sys.stdout if settings.log_file and _is_terminal(sys.stdout) else None
     try:
-        setup_logging(log_file=settings.log_file, console=None if settings.log_file else sys.stdout)
+        setup_logging(log_file=settings.log_file, console=None if settings.log_file else sys.stdout, terminal=terminal)
     except OSError as exc:
         print(f"{PROG}: cannot open log file {settings.log_file}: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -101,6 +103,13 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
     finally:
         lock.release()
         logging.shutdown()
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

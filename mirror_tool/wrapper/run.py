@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from mirror_tool.config import Config
 from mirror_tool.errors import MirrorError, StorageError
 from mirror_tool.exitcodes import ExitCode, most_urgent
+from mirror_tool.logs import TERMINAL
 from mirror_tool.engine.run import SyncResult, run_mirror, run_sync
 from mirror_tool.state import StaleEntry, StateFiles
 from mirror_tool.stop import StopToken
@@ -264,6 +265,7 @@ class WrapperRun:
             "%d PURGEs sent, %d failed, %d unauthorized, %.1f seconds",
             record.exit_code, len(record.synced), len(record.failed), len(record.stale), len(record.deferred),
             record.purge.sent, record.purge.failed, record.purge.unauthorized, record.duration,
+            extra=TERMINAL,
         )
         if record.stale:
             log.warning("Stale projects remain: %s", " ".join(record.stale))
