@@ -14,13 +14,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help host venv test test-python lint molecule demo demo-clean bench lock clean
+.PHONY: help host venv test test-python lint molecule demo demo-clean bench bench-quick lock clean
 
 help:
 	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
 	@echo "make demo-clean  remove everything make demo created"
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
-	@echo "make bench       benchmarks against bandersnatch 8.2.0, writes bench/RESULTS.md"
+	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~45 min)"
+	@echo "make bench-quick the 10-minute subset of make bench"
 
 $(STAMP_HOST): scripts/setup-host.sh
 	@echo "==> preparing this machine (Debian packages, podman configuration)"
@@ -65,6 +66,9 @@ demo-clean:
 
 bench: host venv
 	@$(PY) -m bench
+
+bench-quick: host venv
+	@$(PY) -m bench --quick
 
 lock:
 	@$(BIN)/pip freeze --all | grep -v -E '^(-e|pip==|pypi-mirror-tool)' > requirements/dev.lock
