@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help host venv test test-python lint molecule demo demo-clean bench bench-quick lock clean
+.PHONY: help host venv test test-python lint molecule demo demo-clean bench bench-quick docs lock clean
 
 help:
 	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
@@ -22,6 +22,7 @@ help:
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
 	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~45 min)"
 	@echo "make bench-quick the 10-minute subset of make bench"
+	@echo "make docs        regenerate mirror_tool/example.conf and docs/reference.md from the config schema"
 
 $(STAMP_HOST): scripts/setup-host.sh
 	@echo "==> preparing this machine (Debian packages, podman configuration)"
@@ -69,6 +70,10 @@ bench: host venv
 
 bench-quick: host venv
 	@$(PY) -m bench --quick
+
+docs: venv
+	@echo "==> generating mirror_tool/example.conf and docs/reference.md from mirror_tool/config/schema.py"
+	@$(PY) -m mirror_tool.config.render --write
 
 lock:
 	@$(BIN)/pip freeze --all | grep -v -E '^(-e|pip==|pypi-mirror-tool)' > requirements/dev.lock

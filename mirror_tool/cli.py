@@ -1,4 +1,4 @@
-"""`pypi-mirror` command line: mirror, sync, status, verify, delete.
+"""`pypi-mirror` command line: mirror, sync, status, verify, delete, check-config.
 
 Config errors and usage errors print one line and exit 2 before anything is touched; runs that
 change the tree hold MirrorLock; every outcome maps to a documented exit code (exitcodes.py).
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_delete = sub.add_parser("delete", help="remove projects from the mirror")
     p_delete.add_argument("names", nargs="+", metavar="NAME")
     p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    p_check = sub.add_parser("check-config",
+                             help="check a config file: exit 0 silently, or 2 with one line naming the problem")
+    p_check.add_argument("path", type=Path, metavar="PATH")
     return parser
 
 
@@ -67,6 +70,10 @@ def _load(path: Path) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "check-config":  # judges PATH only: no example written, no logging, no mirror
+        from mirror_tool.config.check import check_config
+
+        return check_config(args.path, prog=PROG)
     try:
         config = _load(args.config)
     except ConfigError as exc:

@@ -122,14 +122,10 @@ allowlist = big
     assert f.sections == {"allowlist", "blocklist", "filters", "filter_regex", "latest_release", "size"}
 
 
-def test_example_config_is_valid_and_documents_every_key() -> None:
+def test_example_config_is_valid() -> None:
+    """(That it documents every key, and is generated from the schema: test_config_schema.py.)"""
     cfg = load_config(EXAMPLE_CONFIG)
     assert cfg.mirror.master.startswith("https://upstream.invalid")
-    text = EXAMPLE_CONFIG.read_text()
-    from mirror_tool import config as cfgmod
-
-    for key in list(cfgmod._MIRROR_KEYS) + list(cfgmod._WRAPPER_KEYS):
-        assert f"\n{key} =" in text, f"example.conf does not document {key}"
 
 
 @pytest.mark.parametrize(

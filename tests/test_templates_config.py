@@ -9,6 +9,7 @@ variables asked for; a bad variable must come back as the tool's own one-line co
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -155,16 +156,19 @@ def test_bad_variable_yields_the_tools_clear_error(tmp_path: Path, overrides: di
 
 
 def test_validate_command_of_the_role_rejects_a_bad_config(tmp_path: Path) -> None:
-    """The role's template `validate:` runs this code; it must fail with the tool's one line."""
+    """The role's template `validate:` (`pypi-mirror check-config %s` in the venv) must accept the
+    rendered file silently and fail with the tool's one line."""
     tasks = yaml.safe_load((Path(__file__).resolve().parents[1] / "roles/pypi_mirror/tasks/configure.yml").read_text())
     [task] = [t for t in tasks if t.get("ansible.builtin.template", {}).get("src") == "pypi-mirror.conf.j2"]
-    assert "_pypi_mirror_config_check" in task["ansible.builtin.template"]["validate"]
-    code = task["vars"]["_pypi_mirror_config_check"]
-    good = subprocess.run([sys.executable, "-c", code, str(render(tmp_path))], capture_output=True, check=False)
-    assert good.returncode == 0, good.stderr
-    bad = render(tmp_path, pypi_mirror_workers=65)
-    result = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, check=False)
-    assert result.returncode != 0
+    validate = task["ansible.builtin.template"]["validate"].replace("{{ pypi_mirror_venv }}", sys.prefix)
+
+    def run_validate(conf: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(shlex.split(validate % conf), capture_output=True, text=True, check=False)
+
+    good = run_validate(render(tmp_path))
+    assert (good.returncode, good.stdout, good.stderr) == (0, "", "")
+    result = run_validate(render(tmp_path, pypi_mirror_workers=65))
+    assert result.returncode == 2
     assert result.stderr == "pypi-mirror: config error: [mirror] workers: must be an integer in 1..64, got 65\n"
 
 

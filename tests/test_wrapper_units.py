@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mirror_tool.wrapper.clock import CLOCK_OFFSET_ENV, wall_clock
-from mirror_tool.wrapper.metrics import Metric, counter, format_value, gauge, previous_value, render, write_metrics
+from mirror_tool.wrapper.metrics import Metric, counter, gauge, previous_value, render, write_metrics
 from mirror_tool.wrapper.purge import project_purge_paths, read_key
 from mirror_tool.wrapper.retry_state import RetryPolicy, WrapperState, load_state, save_state
 from mirror_tool.wrapper.stale_report import read_stale
@@ -121,9 +122,11 @@ def test_metrics_text_parses_with_prometheus_parser(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["pypi_mirror.prom"]
 
 
-def test_format_value_specials():
-    assert format_value(math.inf) == "+Inf" and format_value(float("nan")) == "NaN"
-    assert format_value(3.0) == "3" and format_value(0.1) == "0.1" and format_value(True) == "1"
+def test_special_and_exact_values_survive_the_textfile():
+    metrics = [gauge("a", "x", math.inf), gauge("b", "x", float("nan")), gauge("c", "x", 0.1), gauge("d", "x", True)]
+    values = {f.name: f.samples[0].value for f in text_string_to_metric_families(render(metrics))}
+    assert values["pypi_mirror_a"] == math.inf and math.isnan(values["pypi_mirror_b"])
+    assert values["pypi_mirror_c"] == 0.1 and values["pypi_mirror_d"] == 1
     with pytest.raises(ValueError):
         counter("purges", "no _total", 1)
 
@@ -134,3 +137,16 @@ def test_previous_value_reads_an_earlier_textfile(tmp_path):
     write_metrics(path, [gauge("last_success_timestamp_seconds", "x", 1764400000.5), gauge("serial", "y", 0)])
     assert previous_value(path, "last_success_timestamp_seconds") == 1764400000.5
     assert previous_value(path, "serial") is None  # 0 means "never"
+    path.write_text("pypi_mirror_last_success_timestamp_seconds{broken 1\n")
+    assert previous_value(path, "last_success_timestamp_seconds") is None  # damaged: nothing carried over
+
+
+def test_metrics_file_is_world_readable_whatever_the_umask(tmp_path):
+    """node_exporter runs as another user: the textfile must be readable by it."""
+    path = tmp_path / "m.prom"
+    old = os.umask(0o077)
+    try:
+        write_metrics(path, [gauge("serial", "y", 1)])
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -1,18 +1,24 @@
-"""Prometheus textfile metrics of the last `pypi-mirror-run`.
+"""Prometheus textfile metrics of the last `pypi-mirror-run`, written with prometheus_client.
 
-Written in the text exposition format (no client library needed) to a temp file in the target
-directory, then `os.replace`d, so node_exporter's textfile collector never reads half a file.
-Names and meanings are listed in `docs/design.md` (`[wrapper]` metrics).
+The values are computed by the run (and the state file), not counted by live instruments, so each
+run builds `Metric` families and exports them once through a custom collector on its own
+`CollectorRegistry`; `write_to_textfile` writes a temporary sibling and renames it, so
+node_exporter's textfile collector never reads half a file. The previous file is read back with
+prometheus_client's parser. Names and meanings are listed in `docs/design.md` (`[wrapper]` metrics).
 """
 
 from __future__ import annotations
 
 import math
-import re
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirror_tool.layout import atomic_write
+from prometheus_client import CollectorRegistry, generate_latest, write_to_textfile
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric as Family
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 PREFIX = "pypi_mirror_"
 
@@ -44,48 +50,45 @@ def counter(name: str, help_text: str, value: float) -> Metric:
     return Metric(name, "counter", help_text).add(value)
 
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+class _RunCollector(Collector):
+    """Exports a fixed list of families (a run's results) in prometheus_client's own types."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Family]:
+        for metric in self._metrics:
+            label_names = sorted({name for labels, _ in metric.samples for name in labels})
+            kind = GaugeMetricFamily if metric.kind == "gauge" else CounterMetricFamily
+            family = kind(PREFIX + metric.name, metric.help, labels=label_names)
+            for labels, value in metric.samples:
+                family.add_metric([labels[name] for name in label_names], value)
+            yield family
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def format_value(value: float) -> str:
-    """Integers without a decimal point, floats exactly (repr), specials as Prometheus spells them."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
+def _registry(metrics: list[Metric]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_RunCollector(metrics))
+    return registry
 
 
 def render(metrics: list[Metric]) -> str:
     """Text exposition format, one HELP and TYPE line per family."""
-    lines: list[str] = []
-    for metric in metrics:
-        full = PREFIX + metric.name
-        lines.append(f"# HELP {full} {_escape_help(metric.help)}")
-        lines.append(f"# TYPE {full} {metric.kind}")
-        for labels, value in metric.samples:
-            label_text = ""
-            if labels:
-                inner = ",".join(f'{key}="{_escape_label(val)}"' for key, val in sorted(labels.items()))
-                label_text = "{" + inner + "}"
-            lines.append(f"{full}{label_text} {format_value(value)}")
-    return "\n".join(lines) + "\n"
+    return generate_latest(_registry(metrics)).decode("utf-8")
 
 
 def write_metrics(path: Path, metrics: list[Metric]) -> None:
-    """Atomically replace the textfile at `path`."""
-    atomic_write(path, render(metrics).encode("utf-8"), fsync=True)
+    """Atomically replace the textfile at `path` (its directory is created when missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), _registry(metrics))
+    # write_to_textfile leaves mode to the umask and does not fsync: node_exporter (another user)
+    # must read the file, and the last success it carries outlives a lost state file.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, 0o644)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def previous_value(path: Path, name: str) -> float | None:
@@ -96,11 +99,12 @@ def previous_value(path: Path, name: str) -> float | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    match = re.search(rf"^{re.escape(PREFIX + name)} (\S+)$", text, re.MULTILINE)
-    if match is None:
-        return None
     try:
-        value = float(match.group(1))
-    except ValueError:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == PREFIX + name and not sample.labels:
+                    value = float(sample.value)
+                    return value if math.isfinite(value) and value > 0 else None
+    except ValueError:  # not the exposition format (a damaged file): nothing to carry over
         return None
-    return value if math.isfinite(value) and value > 0 else None
+    return None
