@@ -3,8 +3,8 @@ over a WAN shaped in the fake upstream, on mirrors of PyPI's size.
 
 Usage (from the repo root, as root: bandersnatch runs in a chroot)::
 
-    .venv/bin/python -m bench            # make bench: full sync, 10k / 100k / 700k mirrors (~45 min)
-    .venv/bin/python -m bench --quick    # make bench-quick: smaller full sync, the 10k mirror (~10 min)
+    .venv/bin/python -m bench            # make bench: full sync, 10k / 100k / 700k mirrors (~35 min)
+    .venv/bin/python -m bench --quick    # make bench-quick: smaller full sync, 10k / 100k mirrors (~10 min)
     .venv/bin/python -m bench --scenarios large --sizes 10000 --reps 2
 
 Large mirrors are built once (untimed, minutes to an hour at 700,000) and cached under
@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.fakepypi.__main__ import add_wan_args, wan_profile
@@ -32,7 +33,7 @@ from . import measure
 from .limits import Wan
 from .peer import Peer, PeerSetupError
 from .report import Row
-from .results import render
+from .results import render, save
 from .role_config import RoleConfigError, RoleConfigs
 from .runner import Runner
 from .scenario_full import FullSize, full_sync
@@ -43,10 +44,23 @@ from .tree_build import BuildError, LargeSpec
 from .tree_template import TemplateError
 
 REPO = Path(__file__).resolve().parent.parent
-FULL = {"full": FullSize(400, 2, 2, 20_000), "sizes": (10_000, 100_000, 700_000), "reps": 3}
-QUICK = {"full": FullSize(100, 2, 2, 20_000), "sizes": (10_000,), "reps": 2}
 PAGES_ONLY_FROM = 700_000  # two full trees of this size do not fit this volume's inodes
-VERIFY_REPS_FROM = 100_000  # one verify per tool from this size on (bandersnatch: ~15 min at 100k)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What make bench (FULL) and make bench-quick (QUICK) run; --reps overrides every count."""
+
+    full: FullSize
+    full_reps: int
+    sizes: tuple[int, ...]
+    reps: int  # large-mirror scenarios
+    verify_reps: int
+    verify_up_to: int  # no verify above this size (bandersnatch needs ~4 min per run at 100,000)
+
+
+FULL = Preset(FullSize(400, 2, 2, 20_000), 3, (10_000, 100_000, 700_000), 5, 3, 100_000)
+QUICK = Preset(FullSize(200, 2, 2, 20_000), 3, (10_000, 100_000), 3, 3, 10_000)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,7 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scenarios", default="full,large", help="comma list of full, large, role (default full,large)")
     p.add_argument("--sizes", default=None, help="large-mirror sizes, comma list (default 10000,100000,700000; "
                                                  "--quick 10000)")
-    p.add_argument("--reps", type=int, default=None, help="repetitions per tool and scenario (3; --quick 2)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="repetitions per tool of every scenario (default: full sync 3, large mirrors 5, verify 3; "
+                        "--quick 3, 3, 3)")
     p.add_argument("--workers", type=int, default=3, help="workers for both tools (3; bandersnatch allows <= 10)")
     p.add_argument("--tools", choices=["both", "ours"], default="both")
     p.add_argument("--nice", type=int, default=-10,
@@ -79,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     preset = QUICK if args.quick else FULL
     try:
         args.size_list = ([int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes
-                          else list(preset["sizes"]))
+                          else list(preset.sizes))
     except ValueError:
         p.error(f"--sizes: expected a comma list of numbers, got {args.sizes!r}")
     if any(s < 1000 for s in args.size_list):
@@ -129,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SnapshotError, PeerSetupError, RoleConfigError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
-    reps = args.reps or args.preset["reps"]
-    runner = Runner(tools, logs, log, reps)
+    preset: Preset = args.preset
+    reps = args.reps or preset.reps
+    runner = Runner(tools, logs, log, args.reps or preset.full_reps)
     runner.settle()  # trees earlier runs retired
     rows: list[Row] = []
     partial = work / "RESULTS.partial.md"
@@ -143,24 +160,34 @@ def main(argv: list[str] | None = None) -> int:
                     f"large-mirror sizes {', '.join(f'{s:,}' for s in args.size_list)}",
             "WAN profile (in the fake upstream, during timed runs)": wan.describe() if args.wan else "off (loopback)",
             "workers (both tools)": str(args.workers),
-            "repetitions per tool": f"{reps} (verify: 1 from {VERIFY_REPS_FROM:,} projects on)",
+            "repetitions per tool": (f"full sync {runner.reps}, large mirrors {reps}, verify "
+                                     f"{args.reps or preset.verify_reps} (up to {preset.verify_up_to:,} projects)"),
             "niceness of clients and fake": str(measure.PRIORITY),
             "tree": f"{_git_rev()}; ours = {snapshot.fingerprint}",
             "duration": f"{(time.time() - started) / 60:.1f} min",
         }
-        notes = runner.notes + [f"FAILED RUN: {f}" for f in runner.failures]
+        notes = [
+            "Large mirrors are written from templates learned from each tool's own `sync` of 16 sample "
+            "projects and checked byte for byte against them; the other projects, the root index and every "
+            "state file come from the tools' own runs (bench/README.md). Trees are cached between bench runs "
+            "and advanced by the incremental runs.",
+            "The machine is shared: other work ran beside the bench; the load average above says how much. "
+            "Clients and the fake run at the niceness above; the fake is pinned to the last CPU.",
+            *runner.notes, *(f"FAILED RUN: {f}" for f in runner.failures)]
         partial.write_text(render(rows, header, runner.loads, runner.commands, notes, str(work)))
+        save(work / "results.json", rows, header, runner.loads, runner.commands, notes, str(work))
 
     pin = not args.no_pin
     try:
         if "full" in args.wanted:
             log("bench: full sync")
-            rows.append(full_sync(runner, args.preset["full"], args.workers, args.wan_doc, pin))
+            rows.append(full_sync(runner, preset.full, args.workers, args.wan_doc, pin))
             write()
         if "large" in args.wanted:
             for size in args.size_list:
                 spec = LargeSpec(size, pages_only=size >= PAGES_ONLY_FROM)
-                verify_reps = 0 if spec.pages_only else (1 if size >= VERIFY_REPS_FROM else reps)
+                verify = not spec.pages_only and size <= preset.verify_up_to
+                verify_reps = (args.reps or preset.verify_reps) if verify else 0
                 log(f"bench: large mirror, {size:,} projects")
                 rows.extend(large_mirror(runner, LargePlan(spec, reps, verify_reps), args.workers,
                                          args.wan_doc, pin, work))

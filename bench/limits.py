@@ -1,13 +1,15 @@
 """The fastest any client could do a scenario's work over the bench's WAN profile.
 
-limit = max(bytes / rate, ceil(requests / concurrency) x RTT): the bytes a run needs cannot
-arrive faster than the link carries them, and requests cannot complete faster than one round trip
-each on ``concurrency`` connections (issue 14 writes requests x RTT / concurrency; the ceiling only
-matters for runs of a few requests, where one request still costs a whole round trip). ``rate`` is the smaller of the link cap and ``concurrency``
-times the per-connection cap (three workers at 200 Mbit/s each cannot fill a 1 Gbit/s link).
-The work is the smaller of the two tools' counts in the same scenario: what one of them showed
-is enough. Connection setup, server time and the client's own CPU are not in it, so no client
-reaches the limit; how close each gets is the point.
+limit = max(bytes / rate, (setup + ceil(requests / concurrency)) x RTT): the bytes a run needs
+cannot arrive faster than the link carries them, and requests cannot complete faster than one
+round trip each on ``concurrency`` connections, after the round trips that open a connection
+(TCP, TLS: the connections open in parallel, so once). Issue 14 writes requests x RTT /
+concurrency; the ceiling and the setup only matter for runs of a few requests (a no-op's one
+call still costs a new https connection and a round trip: 3 RTT). ``rate`` is the smaller of the
+link cap and ``concurrency`` times the per-connection cap (three workers at 200 Mbit/s each cannot
+fill a 1 Gbit/s link). The work is the smaller of the two tools' counts in the same scenario:
+what one of them showed is enough. Server time and the client's own CPU are not in it, so no
+client reaches the limit; how close each gets is the point.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Limit:
 def limit(wan: Wan, nbytes: int, requests: int, concurrency: int) -> Limit:
     rate = wan.rate(concurrency)
     by_bytes = nbytes / rate if rate else 0.0
-    by_latency = math.ceil(requests / max(1, concurrency)) * wan.rtt
+    by_latency = (wan.setup_rtts + math.ceil(requests / max(1, concurrency))) * wan.rtt if requests else 0.0
     if by_bytes > by_latency:
         return Limit(by_bytes, "bandwidth", nbytes, requests)
     return Limit(by_latency, "latency", nbytes, requests)

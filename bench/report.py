@@ -89,6 +89,10 @@ def fmt_x(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}x"
 
 
+def fmt_load(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
 def _n(samples: list[Sample]) -> str:
     return f"{sum(s.ok for s in samples)}/{len(samples)}"
 
@@ -96,8 +100,8 @@ def _n(samples: list[Sample]) -> str:
 def main_table(rows: list[Row]) -> list[str]:
     out = ["| scenario | ours s | bandersnatch s | speedup | limit s (bound) | ours / limit | bandersnatch / limit "
            "| ours CPU s | bandersnatch CPU s | ours tree RSS MiB | bandersnatch tree RSS MiB | RSS ours/theirs "
-           "| ours requests, bytes | bandersnatch requests, bytes | n |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| ours requests, bytes | bandersnatch requests, bytes | n | load |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lim = r.limit()
         ow, tw = r.ours_med("wall_s"), r.theirs_med("wall_s")
@@ -109,7 +113,8 @@ def main_table(rows: list[Row]) -> list[str]:
             f"| {fmt_s(lim.seconds) + f' ({lim.bound})' if lim else '—'} | {per(ow)} | {per(tw)} "
             f"| {fmt_s(r.ours_med('cpu_s'))} | {fmt_s(r.theirs_med('cpu_s'))} "
             f"| {fmt_mib(r.ours_med('tree_rss_kib'))} | {fmt_mib(r.theirs_med('tree_rss_kib'))} | {fmt_x(r.rss_ratio())} "
-            f"| {traffic(r.ours)} | {traffic(r.theirs)} | {_n(r.ours)} + {_n(r.theirs)} |")
+            f"| {traffic(r.ours)} | {traffic(r.theirs)} | {_n(r.ours)} + {_n(r.theirs)} "
+            f"| {fmt_load(r.med(r.ours + r.theirs, 'load1'))} |")
     return out
 
 

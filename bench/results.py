@@ -1,14 +1,25 @@
-"""``bench/RESULTS.md``: the machine, the WAN profile, the targets, the medians, the limits, growth."""
+"""``bench/RESULTS.md``: the machine, the WAN profile, the targets, the medians, the limits, growth,
+and the performance claims the README may make.
+
+``python -m bench.results bench/.work/results.json [--out bench/RESULTS.md]`` renders the file
+again from a run's saved samples (every run saves them beside its work files).
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import os
 import platform
 import statistics
 import subprocess
+import sys
+from pathlib import Path
 
 from . import targets
-from .report import Row, fmt_s, growth_table, main_table
+from .limits import Wan
+from .report import Row, Sample, fmt_mib, fmt_s, fmt_x, growth_table, main_table
 
 
 def machine_facts(work_dir: str) -> list[str]:
@@ -48,13 +59,17 @@ def render(rows: list[Row], header: dict[str, str], loads: list[float], commands
     out += machine_facts(work_dir)
     out += ["", "## Targets (issue 14)", ""]
     out += targets.table(targets.judge(measured))
+    out += ["", "## Performance claims", "",
+            "What this run supports saying (the README's performance claims are these, from the latest run):", ""]
+    out += claims(measured)
     out += ["", "## Medians", "",
             "Times are wall-clock medians of alternating runs (ours, bandersnatch, then the other way round); "
-            "speedup = bandersnatch / ours. Limit = max(bytes / rate, ceil(requests / workers) x RTT) for the smaller "
+            "speedup = bandersnatch / ours. Limit = max(bytes / rate, (setup + ceil(requests / workers)) x RTT) for the smaller "
             "of the two tools' request and byte counts in that scenario (`bench/limits.py`); ours / limit = 1 "
             "would be a client with no cost of its own. Tree RSS = peak of the summed resident memory of the "
             "whole process tree (parent and workers). Requests and bytes are what the fake upstream served "
-            "(bytes on the wire, gzipped where the client asked for it).", ""]
+            "(bytes on the wire, gzipped where the client asked for it). Load = median 1-minute load average at the "
+            "end of the row's runs (2 cores; other work shares the machine).", ""]
     out += main_table(measured)
     growth = growth_table(measured)
     if growth:
@@ -73,3 +88,65 @@ def render(rows: list[Row], header: dict[str, str], loads: list[float], commands
     out += ["", "Profiles of the missed targets and what would fix them: `bench/analysis.md` (written by hand "
             "for a given run; check its date).", ""]
     return "\n".join(out)
+
+
+def claims(rows: list[Row]) -> list[str]:
+    """One sentence per scenario, with this run's medians, against bandersnatch 8.2.0."""
+    out = []
+    for r in rows:
+        if r.kind != "full" or not r.speedup():
+            continue
+        lim = r.limit()
+        out.append(f"- {r.title}, {r.concurrency} workers each: {fmt_s(r.ours_med('wall_s'))} s against "
+                   f"{fmt_s(r.theirs_med('wall_s'))} s ({fmt_x(r.speedup())} faster)"
+                   + (f", {fmt_x(r.ours_med('wall_s') / lim.seconds)} the network limit" if lim else "")
+                   + f"; whole-tree peak memory {fmt_mib(r.ours_med('tree_rss_kib'))} MiB against "
+                   f"{fmt_mib(r.theirs_med('tree_rss_kib'))} MiB.")
+    names = {"incremental": "Incremental run (50 changed projects)", "noop": "No-op run",
+             "reconcile": "Daily reconcile (bandersnatch: its ordinary run)", "verify": "verify",
+             "status": "status"}
+    for kind, name in names.items():
+        group = sorted((r for r in rows if r.kind == kind and r.ours_med("wall_s")), key=lambda r: r.size or 0)
+        if not group:
+            continue
+        parts = []
+        for r in group:
+            theirs = (f" vs {fmt_s(r.theirs_med('wall_s'))} s ({fmt_x(r.speedup())}), "
+                      f"{fmt_mib(r.ours_med('tree_rss_kib'))} vs {fmt_mib(r.theirs_med('tree_rss_kib'))} MiB"
+                      if r.speedup() else f", {fmt_mib(r.ours_med('tree_rss_kib'))} MiB")
+            parts.append(f"{r.size:,} projects {fmt_s(r.ours_med('wall_s'))} s{theirs}")
+        out.append(f"- {name}: " + "; ".join(parts) + ".")
+    return out
+
+
+def save(path: Path, rows: list[Row], header: dict[str, str], loads: list[float], commands: list[str],
+         notes: list[str], work_dir: str) -> None:
+    """The run's samples and context, for ``python -m bench.results`` to render again."""
+    doc = {"rows": [dataclasses.asdict(r) for r in rows], "header": header, "loads": loads,
+           "commands": commands, "notes": notes, "work_dir": work_dir}
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def load(path: Path) -> tuple[list[Row], dict[str, str], list[float], list[str], list[str], str]:
+    doc = json.loads(path.read_text())
+    rows = []
+    for raw in doc["rows"]:
+        raw["ours"] = [Sample(**s) for s in raw["ours"]]
+        raw["theirs"] = [Sample(**s) for s in raw["theirs"]]
+        raw["wan"] = Wan(**raw["wan"]) if raw["wan"] else None
+        rows.append(Row(**raw))
+    return rows, doc["header"], doc["loads"], doc["commands"], doc["notes"], doc["work_dir"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.results", description=__doc__)
+    p.add_argument("samples", type=Path, help="results.json a bench run saved (bench/.work/results.json)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    args = p.parse_args(argv)
+    args.out.write_text(render(*load(args.samples)))
+    print(f"bench: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,6 +36,11 @@ class Runner:
     notes: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
+    def note(self, text: str) -> None:
+        """A note for RESULTS.md, once however many sizes add it."""
+        if text not in self.notes:
+            self.notes.append(text)
+
     def order(self, rep: int) -> list[Tool]:
         return self.tools if rep % 2 == 0 else list(reversed(self.tools))
 

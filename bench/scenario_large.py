@@ -101,12 +101,13 @@ def large_mirror(runner: Runner, plan: LargePlan, workers: int, wan_doc: dict, p
             confs[tool.short], runner.logs / f"status-{tool.short}-{spec.key}-{rep}.log"))
         _repeat(runner, rows["verify"], up, plan.verify_reps, lambda tool, rep: tool.verify(
             confs[tool.short], runner.logs / f"verify-{tool.short}-{spec.key}-{rep}.log"))
-    rows["reconcile"].note = ("bandersnatch: the same runs as its no-op row (8.2.0 fetches and diffs the whole "
-                              "index on every run); ours: `pypi-mirror-run` with reconcile-interval = 0")
+    runner.note("daily reconcile rows: bandersnatch's figures are the same runs as its no-op row (8.2.0 fetches "
+                "and diffs the whole index on every run, so its ordinary run is its reconcile); ours is "
+                "`pypi-mirror-run` with the role's reconcile interval set to 0, the path the daily reconcile takes")
     if spec.pages_only:
-        rows["noop"].note = (f"{spec.projects:,}-project trees hold every project's pages but not its release files or "
-                             "JSON copies (the volume's inodes do not fit two full trees); runs that do not verify "
-                             "never open them")
+        runner.note(f"the {spec.projects:,}-project trees hold every project's pages but not its release files or "
+                    "JSON copies (two full trees do not fit this volume's inodes); no-op, incremental and reconcile "
+                    "runs of either tool never open those, and verify is not run at that size")
     return [r for r in rows.values() if r.ours or r.theirs]
 
 

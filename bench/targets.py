@@ -85,7 +85,8 @@ def judge(rows: list[Row]) -> list[Verdict]:
             text += f"; ours' tree RSS grows {per_project * 1024:.0f} B per project ({sizes[0]:,} -> {sizes[-1]:,})"
         out.append(Verdict(f"verify of the large mirror: >= 3x faster, memory growth <= {VERIFY_KIB_PER_PROJECT:g} KiB "
                            "per project", text,
-                           None if sp is None else sp >= 3 and (per_project is None or per_project <= VERIFY_KIB_PER_PROJECT)))
+                           None if sp is None or per_project is None
+                           else sp >= 3 and per_project <= VERIFY_KIB_PER_PROJECT))
     return out
 
 
