@@ -20,8 +20,8 @@ help:
 	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
 	@echo "make demo-clean  remove everything make demo created"
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
-	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~45 min)"
-	@echo "make bench-quick the 10-minute subset of make bench"
+	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~25 min)"
+	@echo "make bench-quick the ~6-minute subset of make bench"
 	@echo "make docs        regenerate mirror_tool/example.conf and docs/reference.md from the config schema"
 
 $(STAMP_HOST): scripts/setup-host.sh
