@@ -19,7 +19,7 @@ from mirror_tool import __version__
 from mirror_tool.config import DEFAULT_CONFIG_PATH, Config, load_config, write_example_config
 from mirror_tool.errors import ConfigError, LockBusy, MirrorError
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.logs import setup_logging
+from mirror_tool.logs import apply_log_config, log_config_warnings, setup_logging
 
 PROG = "pypi-mirror"
 log = logging.getLogger("mirror_tool.cli")
@@ -84,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
+    if config.mirror.log_config is not None:
+        try:
+            apply_log_config(config.mirror.log_config)
+        except ValueError as exc:
+            print(f"{PROG}: config error: {ConfigError('mirror', 'log-config', str(exc))}", file=sys.stderr)
+            return int(ExitCode.CONFIG)
+    log_config_warnings(log, config.warnings)
     try:
         return int(_dispatch(args, config))
     except LockBusy as exc:
