@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument("--log-file", type=Path, default=None, help="also append log lines to this file")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror = sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror.add_argument("--force-check", action="store_true",
+                          help="check every project upstream lists again (and every file it lists), as a full sync")
     p_sync = sub.add_parser("sync", help="sync these projects now, whatever the change feed says")
     p_sync.add_argument("names", nargs="+", metavar="NAME")
     p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
@@ -121,7 +123,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         if args.command == "mirror":
             from mirror_tool.engine.run import run_mirror
 
-            return run_mirror(config, stop=token).exit_code
+            return run_mirror(config, stop=token, force_check=args.force_check).exit_code
         if args.command == "sync":
             from mirror_tool.engine.run import run_sync
 

@@ -86,6 +86,24 @@ def full_listing(upstream: Upstream, source: str) -> Changes:
     return changes
 
 
+def full_recheck(upstream: Upstream, source: str, local: dict[str, IndexEntry], base_serial: int) -> Changes:
+    """Every project upstream lists, whatever serial the mirror has for it, plus the mirror's
+    projects upstream no longer lists (expected serial 0: fetching them removes them).
+
+    `pypi-mirror mirror --force-check` (bandersnatch's flag): each project is fetched again and
+    every file it lists checked by `compare-method`, so a tree damaged or edited behind the
+    mirror's back is brought back to upstream without deleting state files by hand. The serial
+    the mirror records never moves back: the run's target is at least `base_serial`.
+    """
+    changes = full_listing(upstream, source)
+    changes.target_serial = max(changes.target_serial, base_serial)
+    for norm in local:
+        if norm not in changes.projects:
+            changes.projects[norm] = 0
+            changes.floors[norm] = 0
+    return changes
+
+
 def index_diff(upstream: Upstream, local: dict[str, IndexEntry], base_serial: int) -> Changes:
     """Projects whose upstream `_last-serial` is newer than the mirror's, plus removed ones.
 

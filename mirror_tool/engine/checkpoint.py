@@ -57,6 +57,8 @@ class Run:
         self.removed: list[str] = []  # gone upstream, withdrawn at the next checkpoint
         self.storage_error: StorageError | None = None
         self.checkpoint_cost = 0.0
+        #: Keys the workers stored (downloads) for published projects: `diff-file`.
+        self.downloaded: list[str] = []
         self.reconciled = False
         self._filters: FilterChain | None = None
         self._stale_before: dict[str, StaleEntry] | None = None
@@ -106,7 +108,7 @@ class Run:
         if outcome.kind == "synced":
             self.ready.append(outcome)  # published (and marked done) at the next checkpoint
             self.stale.pop(name, None)
-        elif outcome.kind == "removed":
+        elif outcome.kind in ("removed", "excluded"):
             self.removed.append(name)
             self.done.add(name)
             self.synced.append(name)
@@ -143,6 +145,8 @@ class Run:
                 else:
                     self.done.add(outcome.name)
                     self.synced.append(outcome.name)
+                    if self.publisher.written is not None:
+                        self.downloaded += outcome.written
             removed, self.removed = self.removed, []
             self.publisher.withdraw(removed, delete_files=self.settings.delete_packages and self.settings.release_files)
             status = self.compute_status()

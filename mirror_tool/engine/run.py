@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from mirror_tool.config import Config
-from mirror_tool.engine.changefeed import collect_changes, full_listing
+from mirror_tool.engine.changefeed import collect_changes, full_listing, full_recheck
 from mirror_tool.engine.checkpoint import Run
 from mirror_tool.engine.sync import Outcome, SyncContext
 from mirror_tool.errors import MirrorError, StorageError, UpstreamUnreachable
@@ -44,16 +44,22 @@ class SyncResult:
     seconds: float = 0.0
 
 
-def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storage | None = None) -> SyncResult:
+def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storage | None = None,
+               force_check: bool = False) -> SyncResult:
     """Incremental sync (the first run is a full sync); see the module docstring.
 
-    `storage`: where the tree lives (default: the filesystem below `<directory>/web`)."""
+    `storage`: where the tree lives (default: the filesystem below `<directory>/web`).
+    `force_check`: every project upstream lists is synced again (`changefeed.full_recheck`)."""
     run = Run(config, stop or StopToken(), storage)
     try:
         run.prepare()
         todo = run.state.read_todo()
         settings = config.mirror
-        if run.old_status is None and todo is None:
+        if force_check:
+            log.info("Force check: every project upstream lists is checked again")
+            base = max(run.old_status or 0, todo.target_serial if todo else 0)
+            changes = full_recheck(run.upstream, settings.changelog_source, run.publisher.index(), base)
+        elif run.old_status is None and todo is None:
             log.info("No mirror serial yet: full sync")
             changes = full_listing(run.upstream, settings.changelog_source)
         else:
@@ -248,6 +254,10 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
                 run.state.write_run_state(state)
             if run.publisher.changed:
                 run.publisher.touch_last_modified()
+            if run.publisher.written is not None:
+                from mirror_tool.engine.diff_file import write_diff
+
+                write_diff(run.config, [*run.downloaded, *run.publisher.written], run.started)
     except StorageError as exc:
         run.storage_failure(exc)
         code = most_urgent(code, ExitCode.STORAGE)

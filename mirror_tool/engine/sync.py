@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import urlsplit
 
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
@@ -19,7 +20,7 @@ from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
-from mirror_tool.storage.base import Storage
+from mirror_tool.storage.base import Staged, Storage
 from mirror_tool.upstream.client import Stopped, Upstream
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ log = logging.getLogger("mirror_tool.sync")
 
 @dataclass
 class Outcome:
-    """Result of one project sync; `kind` is synced | removed | stale | failed | stopped | refused."""
+    """Result of one project sync; `kind` is synced | removed | excluded (by the metadata filters:
+    withdrawn like a removed project) | stale | failed | stopped | refused."""
 
     name: str  # normalized
     kind: str
@@ -43,6 +45,7 @@ class Outcome:
     new_files: bool = False  # synced: the project lists files this mirror stores
     files_downloaded: int = 0  # set by a worker process (threads count on the shared Upstream)
     bytes_downloaded: int = 0
+    written: list[str] = field(default_factory=list)  # keys this sync stored (downloads): `diff-file`
 
 
 @dataclass
@@ -82,8 +85,12 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             attempt += 1
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
+        if not ctx.filters.admits_metadata(answer.project):
+            log.info("Package %s is excluded by the metadata filters", norm)
+            return Outcome(norm, "excluded", serial=answer.serial, expected=expected, urls=urls)
         admitted = ctx.filters.filter_project(answer.project)
-        files = _stored_files(ctx, _keyed(norm, admitted.files))
+        written: list[str] = []
+        files = _stored_files(ctx, _keyed(norm, admitted.files), written)
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)
         project = replace(
@@ -92,7 +99,7 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             raw_json=admitted.raw_json if settings.json else None,
         )
         return Outcome(norm, "synced", display_name=project.name, serial=project.serial, expected=expected,
-                       urls=urls, project=project, new_files=bool(settings.release_files and files))
+                       urls=urls, project=project, new_files=bool(settings.release_files and files), written=written)
     except Stopped:
         return Outcome(norm, "stopped", expected=expected, urls=urls)
     except StorageError:
@@ -117,32 +124,32 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
     return sorted(out.values(), key=lambda f: f.filename)
 
 
-def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFile]:
+def _stored_files(ctx: SyncContext, files: list[ReleaseFile], written: list[str]) -> list[ReleaseFile]:
     """Download missing files and advertised `.metadata` siblings, one after the other.
 
     The project's worker fetches its own files on its own keep-alive connection: concurrency comes
     from `workers` projects in flight, not from handing each file to another thread (which cost
     more CPU in hand-offs than the GET itself). Any file failing fails the project; a `.metadata`
     failing only drops its advertisement. Returns the files with `has_metadata` and (when
-    upstream omitted it) `size` filled in.
+    upstream omitted it) `size` filled in; `written` gets the keys stored.
     """
     if not ctx.settings.release_files:
         return files
     out = []
     for f in files:
         assert f.key is not None
-        size = _ensure_file(ctx, f)
+        size = _ensure_file(ctx, f, written)
         has_metadata = False
-        if f.metadata_sha256:
+        if f.metadata_sha256 and ctx.settings.core_metadata:
             try:
-                has_metadata = _ensure_metadata(ctx, f, f.key)
+                has_metadata = _ensure_metadata(ctx, f, f.key, written)
             except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
                 log.warning("%s", exc)
         out.append(replace(f, has_metadata=has_metadata, size=f.size if f.size is not None else size))
     return out
 
 
-def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
+def _ensure_file(ctx: SyncContext, f: ReleaseFile, written: list[str]) -> int | None:
     """Store `f` unless an identical copy is there; its size on disk."""
     if ctx.stop.stopped:
         raise Stopped()
@@ -158,10 +165,35 @@ def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
                 return info.size
         elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
             return info.size
-    return ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    size = _download(ctx, f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    written.append(key)
+    return size
 
 
-def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
+def _download(ctx: SyncContext, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
+    """Download `url` (checked against `sha256`), from the download mirror first when one is set."""
+    urls = download_urls(ctx.settings, url)
+    for i, candidate in enumerate(urls):
+        try:
+            return ctx.upstream.download(candidate, stage, sha256, size)
+        except ProjectError as exc:
+            if i == len(urls) - 1:
+                raise
+            log.info("download mirror failed, falling back to upstream: %s", exc)
+    raise AssertionError("no URL to download from")
+
+
+def download_urls(settings: MirrorSettings, url: str) -> list[str]:
+    """Where a file is fetched from, in order: `<download-mirror><path of url>` when a download
+    mirror is set (then `url`, unless `download-mirror-no-fallback`), else `url` alone."""
+    if not settings.download_mirror:
+        return [url]
+    parts = urlsplit(url)
+    near = settings.download_mirror + parts.path + (f"?{parts.query}" if parts.query else "")
+    return [near] if settings.download_mirror_no_fallback else [near, url]
+
+
+def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str, written: list[str]) -> bool:
     """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
     the promised one: wheel_metadata.py says why), or downloaded."""
     import hashlib
@@ -187,8 +219,10 @@ def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
         except BaseException:
             staged.discard()
             raise
+        written.append(key)
         return True
-    ctx.upstream.download(f.url.split("#", 1)[0] + keys.METADATA_SUFFIX, lambda: storage.stage(key, None), sha, None)
+    _download(ctx, f.url.split("#", 1)[0] + keys.METADATA_SUFFIX, lambda: storage.stage(key, None), sha, None)
+    written.append(key)
     return True
 
 
