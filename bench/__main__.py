@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from . import measure
-from .peer import Peer, PeerSetupError
+from .peer import PEER_ROOT, Peer, PeerSetupError
 from .report import Row, render
 from .scenarios import FULL, QUICK, SETTLE_SECONDS, Bench
 from .tools import MirrorOptions, Ours, Theirs
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench: ours = {ours.fingerprint}, {ours.install_note}")
         tools.append(ours)
     if args.tools in ("both", "theirs"):
-        peer = Peer(work / "peer-root")
+        peer = Peer(PEER_ROOT)
         try:
             peer.ensure(log)
         except PeerSetupError as exc:

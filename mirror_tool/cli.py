@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_delete = sub.add_parser("delete", help="remove projects from the mirror")
     p_delete.add_argument("names", nargs="+", metavar="NAME")
     p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    p_adopt = sub.add_parser("adopt", help="take over a tree bandersnatch wrote (seed serials, check files, keep todo)")
+    p_adopt.add_argument("--from-bandersnatch", type=Path, required=True, metavar="CONFIG",
+                         help="bandersnatch's config file (read as this tool's; its directory is adopted)")
+    p_adopt.add_argument("--sizes-only", action="store_true", help="check file sizes, not hashes (faster)")
+    p_adopt.add_argument("--json", action="store_true", help="machine-readable report")
     p_check = sub.add_parser("check-config",
                              help="check a config file: exit 0 silently, or 2 with one line naming the problem")
     p_check.add_argument("path", type=Path, metavar="PATH")
@@ -76,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mirror_tool.config.check import check_config
 
         return check_config(args.path, prog=PROG)
+    if args.command == "adopt":
+        args.config = args.from_bandersnatch
     try:
         config = _load(args.config)
     except ConfigError as exc:
@@ -111,7 +118,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
     if args.command == "status":
         return _status(config, as_json=args.json)
-    needs_lock = args.command in ("mirror", "sync", "delete") or (
+    needs_lock = args.command in ("mirror", "sync", "delete", "adopt") or (
         args.command == "verify" and (args.repair or args.delete)
     )
     token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
@@ -136,10 +143,33 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
             from mirror_tool.maintenance.delete import run_delete
 
             return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
+        if args.command == "adopt":
+            return _adopt(config, sizes_only=args.sizes_only, as_json=args.json)
         raise AssertionError(args.command)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _adopt(config: Config, *, sizes_only: bool, as_json: bool) -> ExitCode:
+    from mirror_tool.engine.adopt import adopt_tree, print_report
+    from mirror_tool.state import StateFiles
+    from mirror_tool.storage import open_storage
+
+    if not config.web_dir.is_dir():
+        raise ConfigError("mirror", "directory", f"no tree to adopt: {config.web_dir} does not exist")
+    state = StateFiles(config.directory)
+    storage = open_storage(config.mirror)
+    state.prepare()
+    storage.prepare()
+    report = adopt_tree(config, storage, check_files="size" if sizes_only else "sha256", state=state)
+    if not state.state_json.exists():
+        state.write_run_state(state.read_run_state())  # ours from now on: the first run adopts nothing more
+    if as_json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print_report(report, sys.stdout)
+    return ExitCode.OK
 
 
 def status_report(config: Config) -> dict[str, Any]:

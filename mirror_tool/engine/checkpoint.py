@@ -60,13 +60,18 @@ class Run:
         #: Keys the workers stored (downloads) for published projects: `diff-file`.
         self.downloaded: list[str] = []
         self.reconciled = False
+        self.adopted = False
         self._filters: FilterChain | None = None
         self._stale_before: dict[str, StaleEntry] | None = None
 
     def prepare(self) -> None:
-        """Directories, stray temporaries, and what the last run left (status, state.json)."""
+        """Directories, stray temporaries, and what the last run left (status, state.json); a
+        tree bandersnatch left is adopted first (engine/adopt.py)."""
+        from mirror_tool.engine.adopt import adopt_if_needed
+
         self.state.prepare()
         self.storage.prepare()
+        self.adopted = adopt_if_needed(self.config, self.storage, self.publisher, self.state) is not None
         self.old_status = self.state.read_status()
         self.run_state = self.state.read_run_state()
         self.upstream_serial = self.run_state.upstream_serial

@@ -69,6 +69,14 @@ class Publisher:
             self._index_serial, self._index = read_root_index(self.storage)
         return self._index
 
+    def replace_index(self, entries: dict[str, IndexEntry]) -> None:
+        """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
+        index lacks the per-project serials)."""
+        self.index()
+        self._index = dict(entries)
+        self._index_dirty = True
+        self.changed = True
+
     def index_serial(self) -> int | None:
         """The serial the published root JSON index carries (None: no JSON index)."""
         self.index()
