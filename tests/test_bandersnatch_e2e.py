@@ -13,6 +13,7 @@ bandersnatch's own shipped example config loads here too.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from tests.fakepypi import FakePyPI
 from tests.support.mirror_env import run_cli
 from tests.support.nginx import nginx_factory  # noqa: F401  (pytest fixture)
 from tests.test_mirror_pip import pip
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bandersnatch runs in a chroot: root only (CI runs as root)")
 
 OPERATOR_CONFIG = """\
 [mirror]
