@@ -66,6 +66,7 @@ def test_the_example_sets_what_an_operator_must_review() -> None:
     assert str(config.mirror.directory) == "/srv/pypi-mirror"
     assert config.mirror.master == "https://upstream.invalid"
     assert config.filters.sections == frozenset(), "filter sections must be commented out"
+    assert config.section("plugins") is None, "a live [plugins] would switch every filter section off"
     text = render.render_example()
     for row in all_keys():
         if row.explains_only or row.alias_of:

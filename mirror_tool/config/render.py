@@ -82,7 +82,7 @@ def _example_value(row: Key) -> str:
 
 def _example_section(section: str, rows: tuple[Key, ...]) -> list[str]:
     """One section of the example; filter sections are commented out (present = applied)."""
-    live = section in CORE_SECTIONS
+    live = section in CORE_SECTIONS and section != "plugins"  # [plugins] present changes which filters run
     off = "" if live else "# "
     lines: list[str] = []
     settable = [row for row in rows if not row.compat_only]
