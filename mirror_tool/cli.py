@@ -208,13 +208,7 @@ def status_report(config: Config) -> dict[str, Any]:
         "todo": len(todo.projects) if todo else 0,
         "todo_target_serial": todo.target_serial if todo else None,
         "todo_reconcile": bool(todo and todo.reconcile),
-        "upstream_regressed": None if state.regressed is None else {
-            "upstream_serial": state.regressed.upstream_serial,
-            "mirror_serial": state.regressed.mirror_serial,
-            "source": state.regressed.source,
-            "first_seen": state.regressed.first_seen,
-            "last_seen": state.regressed.last_seen,
-        },
+        "upstream_regressed": None if state.regressed is None else state.regressed.as_json(),
         "stale": {
             name: {"expected_serial": e.expected_serial, "served_serial": e.served_serial, "first_seen": e.first_seen}
             for name, e in sorted(stale.items())
