@@ -19,7 +19,7 @@ from mirror_tool import __version__
 from mirror_tool.config import DEFAULT_CONFIG_PATH, Config, load_config, write_example_config
 from mirror_tool.errors import ConfigError, LockBusy, MirrorError
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.logs import setup_logging
+from mirror_tool.logs import apply_log_config, log_config_warnings, setup_logging
 
 PROG = "pypi-mirror"
 log = logging.getLogger("mirror_tool.cli")
@@ -38,8 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument("--log-file", type=Path, default=None, help="also append log lines to this file")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="run as root even when the mirror directory belongs to another user")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror = sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror.add_argument("--reconcile", action="store_true",
+                          help="compare every project with the upstream's full listing, re-sync what differs, remove "
+                               "what it no longer has, and take its serial (also when it went backwards)")
+    p_mirror.add_argument("--force-check", action="store_true",
+                          help="the same full comparison, but every project upstream lists is checked again (and "
+                               "every file it lists); a serial that went backwards is still refused")
     p_sync = sub.add_parser("sync", help="sync these projects now, whatever the change feed says")
     p_sync.add_argument("names", nargs="+", metavar="NAME")
     p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
@@ -57,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reconcile-state",
                    help="rebuild status and state.json from the published tree (a lost state disk; "
                         "the tree in a bucket)")
+    p_adopt = sub.add_parser("adopt", help="take over a tree bandersnatch wrote (seed serials, check files, keep todo)")
+    p_adopt.add_argument("--from-bandersnatch", type=Path, required=True, metavar="CONFIG",
+                         help="bandersnatch's config file (read as this tool's; its directory is adopted)")
+    p_adopt.add_argument("--sizes-only", action="store_true", help="check file sizes, not hashes (faster)")
+    p_adopt.add_argument("--json", action="store_true", help="machine-readable report")
     p_check = sub.add_parser("check-config",
                              help="check a config file: exit 0 silently, or 2 with one line naming the problem")
     p_check.add_argument("path", type=Path, metavar="PATH")
@@ -74,22 +87,44 @@ def _load(path: Path) -> Config:
         raise ConfigError("", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
 
 
+#: Commands that write the tree and take the lock (so do `verify --repair` / `--delete`).
+_WRITERS = ("mirror", "sync", "delete", "adopt", "reconcile-state")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "check-config":  # judges PATH only: no example written, no logging, no mirror
         from mirror_tool.config.check import check_config
 
         return check_config(args.path, prog=PROG)
+    if args.command == "adopt":
+        args.config = args.from_bandersnatch
     try:
         config = _load(args.config)
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return int(ExitCode.CONFIG)
+    if args.command != "status" and not args.allow_root:  # status writes nothing, not even a log line
+        from mirror_tool.rootcheck import refusal
+
+        refused = refusal(config.mirror.directory, PROG, argv)
+        if refused:
+            print(refused, file=sys.stderr)
+            return int(ExitCode.CONFIG)
     try:
-        setup_logging(debug=args.debug, log_file=args.log_file or config.mirror.log_file, console=sys.stderr)
+        log_file = None if args.command == "status" else args.log_file or config.mirror.log_file
+        setup_logging(debug=args.debug, log_file=log_file, console=sys.stderr)
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
+    if config.mirror.log_config is not None:
+        try:
+            apply_log_config(config.mirror.log_config)
+        except ValueError as exc:
+            print(f"{PROG}: config error: {ConfigError('mirror', 'log-config', str(exc))}", file=sys.stderr)
+            return int(ExitCode.CONFIG)
+    log_config_warnings(log, config.warnings)
     try:
         return int(_dispatch(args, config))
     except LockBusy as exc:
@@ -108,7 +143,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
     if args.command == "status":
         return _status(config, as_json=args.json)
-    needs_lock = args.command in ("mirror", "sync", "delete", "reconcile-state") or (
+    needs_lock = args.command in _WRITERS or (
         args.command == "verify" and (args.repair or args.delete)
     )
     token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
@@ -118,9 +153,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         lock.acquire()
     try:
         if args.command == "mirror":
-            from mirror_tool.engine.run import run_mirror
+            from mirror_tool.engine.run import FullCheck, run_mirror
 
-            return run_mirror(config, stop=token).exit_code
+            full_check = FullCheck.from_flags(reconcile=args.reconcile, force_check=args.force_check)
+            return run_mirror(config, stop=token, full_check=full_check).exit_code
         if args.command == "sync":
             from mirror_tool.engine.run import run_sync
 
@@ -138,10 +174,31 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
             from mirror_tool.maintenance.reconcile_state import reconcile_state
 
             return reconcile_state(config)
+        if args.command == "adopt":
+            return _adopt(config, sizes_only=args.sizes_only, as_json=args.json)
         raise AssertionError(args.command)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _adopt(config: Config, *, sizes_only: bool, as_json: bool) -> ExitCode:
+    from mirror_tool.engine.adopt import adopt_tree, print_report
+    from mirror_tool.state import StateFiles
+    from mirror_tool.storage import open_storage
+
+    if not config.web_dir.is_dir():
+        raise ConfigError("mirror", "directory", f"no tree to adopt: {config.web_dir} does not exist")
+    state = StateFiles(config.directory)
+    storage = open_storage(config.mirror)
+    state.prepare()
+    storage.prepare()
+    report = adopt_tree(config, storage, check_files="size" if sizes_only else "sha256", state=state)
+    if as_json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print_report(report, sys.stdout)
+    return ExitCode.OK
 
 
 def status_report(config: Config) -> dict[str, Any]:
@@ -161,6 +218,8 @@ def status_report(config: Config) -> dict[str, Any]:
         "last_run_end": state.last_run_end,
         "todo": len(todo.projects) if todo else 0,
         "todo_target_serial": todo.target_serial if todo else None,
+        "todo_reconcile": bool(todo and todo.reconcile),
+        "upstream_regressed": None if state.regressed is None else state.regressed.as_json(),
         "stale": {
             name: {"expected_serial": e.expected_serial, "served_serial": e.served_serial, "first_seen": e.first_seen}
             for name, e in sorted(stale.items())
@@ -185,8 +244,14 @@ def _status(config: Config, *, as_json: bool) -> ExitCode:
         print(f"directory:        {report['directory']}")
         print(f"mirror serial:    {serial if serial is not None else 'none (never synced)'}")
         print(f"upstream serial:  {report['upstream_serial']}")
+        regressed = report["upstream_regressed"]
+        if regressed is not None:
+            print(f"REGRESSED:        upstream serial {regressed['upstream_serial']} < mirror serial "
+                  f"{regressed['mirror_serial']} ({regressed['source']}), first seen {_fmt_time(regressed['first_seen'])}; "
+                  "nothing syncs until it catches up or `pypi-mirror mirror --reconcile` accepts it")
         print(f"last success:     {_fmt_time(report['last_success'])}")
-        print(f"todo:             {report['todo']} projects")
+        reconciling = f" (reconciliation to serial {report['todo_target_serial']})" if report["todo_reconcile"] else ""
+        print(f"todo:             {report['todo']} projects{reconciling}")
         print(f"stale:            {len(report['stale'])} projects")
         for name, info in report["stale"].items():
             print(f"  {name}: expected serial {info['expected_serial']}, served {info['served_serial']}")

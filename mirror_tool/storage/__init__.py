@@ -17,11 +17,23 @@ if TYPE_CHECKING:
 def open_storage(settings: "MirrorSettings") -> "Storage":
     """The backend `[mirror] storage-backend` names: `filesystem` (`<directory>/web`, staging in
     `<directory>/tmp`) or `s3` (the `[object-store]` bucket; its credentials are read and checked
-    here, so a refused secret stops a command before it starts: CredentialsError, exit 9)."""
+    here, so a refused secret stops a command before it starts: CredentialsError, exit 9); with
+    `hash-index`, project pages under `simple/<c>/<name>/` in either."""
     if settings.storage_backend == "s3":
         from mirror_tool.storage.s3 import S3Storage
 
-        return S3Storage.open(settings)
+        return hashed(S3Storage.open(settings), settings)
     from mirror_tool.storage.filesystem import FilesystemStorage
 
-    return FilesystemStorage(settings.directory / "web", settings.directory / "tmp")
+    storage: Storage = FilesystemStorage(settings.directory / "web", settings.directory / "tmp",
+                                         manage_permissions=settings.storage_filesystem_manage_permissions)
+    return hashed(storage, settings)
+
+
+def hashed(storage: "Storage", settings: "MirrorSettings") -> "Storage":
+    """`storage` with bandersnatch's `hash-index` layout when the settings ask for it."""
+    if not settings.hash_index:
+        return storage
+    from mirror_tool.storage.hash_index import HashIndexStorage
+
+    return HashIndexStorage(storage)

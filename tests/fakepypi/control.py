@@ -39,7 +39,8 @@ class ControlApi:
         self._post: dict[str, Callable[[dict], Any]] = {
             "create-project": lambda d: {"serial": a.create_project(d["name"])},
             "upload": lambda d: a.upload(d["name"], d["version"], **_pick(
-                d, "files", "requires_python", "yanked", "file_size", "platforms", "summary")),
+                d, "files", "requires_python", "yanked", "file_size", "platforms", "summary", "classifiers",
+                "license")),
             "yank": lambda d: {"serial": a.yank(d["name"], d["version"], d.get("reason", ""))},
             "unyank": lambda d: {"serial": a.unyank(d["name"], d["version"])},
             "remove-file": lambda d: {"serial": a.remove_file(d["name"], d["filename"])},
@@ -54,6 +55,7 @@ class ControlApi:
             "reset-faults": lambda d: a.clear_faults(),
             "clear-log": lambda d: a.clear_log(),
             "xmlrpc": lambda d: a.set_xmlrpc(d.get("mode"), **_pick(d, "rate_limit", "rate_window", "changelog_cap")),
+            "xmlrpc-lag": lambda d: a.lag_xmlrpc(d.get("serial"), d.get("calls")),
             "core-metadata": lambda d: a.set_core_metadata(bool(d["enabled"])),
             "simple-json": lambda d: a.set_simple_json(bool(d["enabled"])),
             "wan": self._wan,

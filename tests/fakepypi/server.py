@@ -202,13 +202,16 @@ class FakePyPI:
         file_size: int | None = None,
         platforms: list[str] | None = None,
         summary: str | None = None,
+        classifiers: list[str] | None = None,
+        license: str | None = None,
     ) -> dict:
         """Upload a release's files (default pure wheel + sdist); creates project / release if new.
 
         Returns ``{"serial": last serial, "files": [file info as in projects()]}``.
         """
         recs = self.store.upload(name, version, files=files, requires_python=requires_python, yanked=yanked,
-                                 file_size=file_size, platforms=platforms, summary=summary)
+                                 file_size=file_size, platforms=platforms, summary=summary,
+                                 classifiers=classifiers, license=license)
         return {"serial": self.last_serial, "files": [self._file_info(r) for r in recs]}
 
     def yank(self, name: str, version: str, reason: str = "") -> int:
@@ -372,6 +375,11 @@ class FakePyPI:
             self.xmlrpc.rate.window = float(rate_window)
         if changelog_cap is not None:
             self.xmlrpc.changelog_cap = int(changelog_cap)
+
+    def lag_xmlrpc(self, serial: int | None, calls: int | None = None) -> None:
+        """The change feed (``changelog_last_serial``, ``changelog_since_serial``) answers as of
+        ``serial`` for the next ``calls`` calls (None: until ``lag_xmlrpc(None)``)."""
+        self.xmlrpc.set_lag(serial, calls)
 
     def set_core_metadata(self, enabled: bool) -> None:
         """Off: act like an older upstream (no PEP 658/714 keys, no ``.metadata`` files)."""
