@@ -96,3 +96,25 @@ def test_the_bucket_serves_through_nginx_as_the_disk_does(tmp_path: Path, swift:
     res = pip(index, "download", "--no-deps", "-d", str(tmp_path / "dl2"), "foo.bar")
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "dl2" / "foo_bar-3.0-py3-none-any.whl").exists()
+
+
+def test_hash_index_pages_in_the_bucket_answer_at_the_usual_urls(tmp_path: Path, swift: Swift, swift_bucket: str,
+                                                                 fakepypi, nginx_factory: Any) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """`hash-index = true` keeps pages at simple/<c>/<name>/ in the bucket; the vhost's rewrite
+    maps the URL clients ask for onto that key, for both page formats."""
+    conf = bucket_mirror(tmp_path, swift, swift_bucket, fakepypi.base_url, prefix="h/", hash_index=True)
+    synced(conf)
+    swift.make_public(swift_bucket)
+    assert swift.s3().head_object(Bucket=swift_bucket, Key="h/simple/f/foo-bar/index.html")
+    bucket = nginx_factory(tmp_path / "mirror" / "web", tmp_path / "nginx-hashed",
+                           pypi_mirror_storage_backend="s3", pypi_mirror_object_store_prefix="h/",
+                           pypi_mirror_object_store_public_url=swift.public_url(swift_bucket).rstrip("/"),
+                           pypi_mirror_nginx_cache_dir=str(tmp_path / "nginx-hashed" / "cache"),
+                           pypi_mirror_hash_index=True)
+    html = requests.get(bucket.base_url + "/simple/foo-bar/", timeout=10)
+    assert html.status_code == 200 and "foo_bar-1.2.0-py3-none-any.whl" in html.text
+    assert html.headers["Content-Type"].startswith("text/html")
+    as_json = requests.get(bucket.base_url + "/simple/foo-bar/", headers={"Accept": JSON}, timeout=10)
+    assert as_json.headers["Content-Type"] == JSON
+    assert any(f["filename"] == "foo_bar-1.2.0-py3-none-any.whl" for f in as_json.json()["files"])
+    assert requests.get(bucket.base_url + "/simple/", timeout=10).status_code == 200
