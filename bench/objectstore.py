@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import measure
 from .measure import RunResult, run_measured
-from .peer import Peer, PeerSetupError
+from .peer import PEER_ROOT, Peer, PeerSetupError
 from .s3peer import S3_VENV, ensure_s3_venv
 from .upstream import Upstream
 
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    peer = Peer(work / "peer-root")
+    peer = Peer(PEER_ROOT)  # the chroot the disk bench and the adoption test share; bandersnatch[s3] gets its own venv
     try:
         peer.ensure(log)
         shim = ensure_s3_venv(peer, log)
