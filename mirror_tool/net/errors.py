@@ -64,8 +64,13 @@ class ForeignHost(NetError):
 
 
 def feed_error(exc: MirrorError) -> UpstreamUnreachable:
-    """The change feed's view of a failed request: the run cannot go on without it (exit 5)."""
-    return UpstreamUnreachable(str(exc))
+    """The change feed's view of a failed request: the run cannot go on without it (exit 5).
+
+    No answer at all (refused, reset, DNS, a proxy or TLS refusal) reads "upstream unreachable";
+    an answer the layer refused (too large, too slow, rate limited) "change feed failed".
+    """
+    reached = isinstance(exc, (BodyTooLarge, DeadlineExceeded, HTTPStatusError, ForeignHost))
+    return UpstreamUnreachable(f"{'change feed failed' if reached else 'upstream unreachable'}: {exc}")
 
 
 __all__ = [
