@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
@@ -19,8 +21,9 @@ from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
+from mirror_tool.net import BodyTooLarge, ForeignHost, Stopped
 from mirror_tool.storage.base import Storage
-from mirror_tool.upstream.client import Stopped, Upstream
+from mirror_tool.upstream.client import FileJob, Upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
@@ -118,77 +121,122 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
 
 
 def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFile]:
-    """Download missing files and advertised `.metadata` siblings, one after the other.
+    """Store the project's missing files, then the `.metadata` siblings the stored wheels cannot give.
 
-    The project's worker fetches its own files on its own keep-alive connection: concurrency comes
-    from `workers` projects in flight, not from handing each file to another thread (which cost
-    more CPU in hand-offs than the GET itself). Any file failing fails the project; a `.metadata`
-    failing only drops its advertisement. Returns the files with `has_metadata` and (when
-    upstream omitted it) `size` filled in.
+    Files already stored (`compare-method`) are skipped; the rest download at once over the
+    worker's bounded pool (`worker-connections` at a time), so a project's round trips overlap
+    instead of adding up. Any file failing fails the project. Returns the files with `has_metadata` and
+    (when upstream omitted it) `size` filled in.
     """
     if not ctx.settings.release_files:
         return files
-    out = []
-    for f in files:
-        assert f.key is not None
-        size = _ensure_file(ctx, f)
-        has_metadata = False
-        if f.metadata_sha256:
-            try:
-                has_metadata = _ensure_metadata(ctx, f, f.key)
-            except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
-                log.warning("%s", exc)
-        out.append(replace(f, has_metadata=has_metadata, size=f.size if f.size is not None else size))
-    return out
+    sizes = {f.key: _size_if_stored(ctx, f) for f in files}
+    missing = [f for f in files if sizes[f.key] is None]
+    _refuse_foreign_hosts(ctx, missing)
+    jobs = [FileJob(f.url, partial(ctx.storage.stage, f.key, f.size), f.sha256, f.size) for f in missing]
+    for f, result in zip(missing, ctx.upstream.fetch_files(jobs)):
+        if isinstance(result, BaseException):
+            raise result
+        sizes[f.key] = result
+    with_metadata = _stored_metadata(ctx, [f for f in files if f.metadata_sha256])
+    return [replace(f, has_metadata=f.key in with_metadata, size=f.size if f.size is not None else sizes[f.key])
+            for f in files]
 
 
-def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
-    """Store `f` unless an identical copy is there; its size on disk."""
+def _size_if_stored(ctx: SyncContext, f: ReleaseFile) -> int | None:
+    """The stored size of `f` when an identical copy is there (per `compare-method`), else None."""
     if ctx.stop.stopped:
         raise Stopped()
     storage, key = ctx.storage, f.key
     assert key is not None
     info = storage.stat(key)
-    if info is not None:
-        if ctx.settings.compare_method == "stat":
-            if f.size is None or info.size == f.size:
-                return info.size
-        elif info.sha256 is not None:  # the backend keeps the hash: no need to read the bytes
-            if info.sha256 == f.sha256:
-                return info.size
-        elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
+    if info is None:
+        return None
+    if ctx.settings.compare_method == "stat":
+        if f.size is None or info.size == f.size:
             return info.size
-    return ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    elif info.sha256 is not None:  # the backend keeps the hash: no need to read the bytes
+        if info.sha256 == f.sha256:
+            return info.size
+    elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
+        return info.size
+    return None
 
 
-def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
-    """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
-    the promised one: wheel_metadata.py says why), or downloaded."""
+def _refuse_foreign_hosts(ctx: SyncContext, files: list[ReleaseFile]) -> None:
+    """Fail the project, before any request, when a file lives on a host the mirror may not ask.
+
+    One line names the host(s) and the key that admits them: an upstream serving its files from
+    another host is a deployment fact the operator states once in `download-hosts`.
+    """
+    foreign = sorted({_origin(f.url) for f in files if not ctx.upstream.http.host_allowed(f.url)})
+    if foreign:
+        raise ForeignHost(f"file host {', '.join(foreign)} is not in [mirror] download-hosts")
+
+
+def _origin(url: str) -> str:
+    """`host` or `host:port` of `url` (no credentials), as `download-hosts` spells it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile]) -> set[str]:
+    """Keys of the wheels whose `.metadata` is stored: already there, read out of the stored wheel
+    (when its sha256 is the promised one: wheel_metadata.py says why), or downloaded (at once).
+
+    A `.metadata` that cannot be had only drops its advertisement; one refused for its size (a
+    body past `max-metadata-size`) fails the project, since a hostile answer is not a missing file.
+    """
+    done: set[str] = set()
+    fetch: list[tuple[str, FileJob]] = []
+    for f in wheels:
+        if ctx.stop.stopped:
+            raise Stopped()
+        key, sha = f.key, f.metadata_sha256
+        assert key is not None and sha is not None
+        if _metadata_from_store(ctx, key, sha):
+            done.add(key)
+            continue
+        url = f.url.split("#", 1)[0] + keys.METADATA_SUFFIX
+        stage = partial(ctx.storage.stage, keys.metadata(key), None)
+        fetch.append((key, FileJob(url, stage, sha, None, ctx.upstream.http.caps.metadata)))
+    results = ctx.upstream.fetch_files([job for _, job in fetch])
+    for (key, _), result in zip(fetch, results):
+        if isinstance(result, BodyTooLarge):
+            raise result
+        if isinstance(result, BaseException):
+            log.warning("%s", result)
+        else:
+            done.add(key)
+    return done
+
+
+def _metadata_from_store(ctx: SyncContext, wheel_key: str, sha256: str) -> bool:
+    """True when `<wheel>.metadata` is stored with the promised hash, or could be written from the
+    stored wheel's own METADATA."""
     import hashlib
 
     from mirror_tool.engine.wheel_metadata import read_core_metadata
 
-    if ctx.stop.stopped:
-        raise Stopped()
-    storage, key, sha = ctx.storage, keys.metadata(wheel_key), f.metadata_sha256
-    assert sha
-    if storage.sha256(key) == sha:
+    storage, key = ctx.storage, keys.metadata(wheel_key)
+    if storage.sha256(key) == sha256:
         return True
     reader = storage.open_read(wheel_key)
     data = None
     if reader is not None:
         with reader:
             data = read_core_metadata(reader)
-    if data is not None and hashlib.sha256(data).hexdigest() == sha:
-        staged = storage.stage(key, len(data))
-        try:
-            staged.write(data)
-            staged.commit(sha)
-        except BaseException:
-            staged.discard()
-            raise
-        return True
-    ctx.upstream.download(f.url.split("#", 1)[0] + keys.METADATA_SUFFIX, lambda: storage.stage(key, None), sha, None)
+    if data is None or hashlib.sha256(data).hexdigest() != sha256:
+        return False
+    staged = storage.stage(key, len(data))
+    try:
+        staged.write(data)
+        staged.commit(sha256)
+    except BaseException:
+        staged.discard()
+        raise
     return True
 
 
