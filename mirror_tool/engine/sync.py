@@ -11,22 +11,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
+from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
+from mirror_tool.net import BodyTooLarge, ForeignHost, Stopped
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
-from mirror_tool.net import BodyTooLarge, ForeignHost, Stopped
 from mirror_tool.storage.base import Storage
 from mirror_tool.upstream.client import FileJob, Upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
+    from mirror_tool.pending import PendingJournal
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -55,6 +57,8 @@ class SyncContext:
     upstream: Upstream
     filters: "FilterChain"
     stop: StopToken
+    #: Where a sync notes the keys it may store before storing any (crash recovery; pending.py).
+    pending: "PendingJournal | None" = None
 
 
 def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
@@ -86,7 +90,7 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
         admitted = ctx.filters.filter_project(answer.project)
-        files = _stored_files(ctx, _keyed(norm, admitted.files))
+        files = _stored_files(ctx, norm, _keyed(norm, admitted.files))
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)
         project = replace(
@@ -120,7 +124,21 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
     return sorted(out.values(), key=lambda f: f.filename)
 
 
-def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFile]:
+class _Noter:
+    """Notes the project's keys in the pending journal once, before its first object is stored."""
+
+    def __init__(self, ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> None:
+        self._pending = ctx.pending
+        self._norm = norm
+        self._keys = [k for f in files if f.key for k in ((f.key, keys.metadata(f.key)) if f.metadata_sha256 else (f.key,))]
+
+    def __call__(self) -> None:
+        if self._pending is not None:
+            self._pending.note_files(self._norm, self._keys)
+            self._pending = None
+
+
+def _stored_files(ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> list[ReleaseFile]:
     """Store the project's missing files, then the `.metadata` siblings the stored wheels cannot give.
 
     Files already stored (`compare-method`) are skipped; the rest download at once over the
@@ -130,15 +148,19 @@ def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFil
     """
     if not ctx.settings.release_files:
         return files
+    note = _Noter(ctx, norm, files)
     sizes = {f.key: _size_if_stored(ctx, f) for f in files}
     missing = [f for f in files if sizes[f.key] is None]
     _refuse_foreign_hosts(ctx, missing)
-    jobs = [FileJob(f.url, partial(ctx.storage.stage, f.key, f.size), f.sha256, f.size) for f in missing]
-    for f, result in zip(missing, ctx.upstream.fetch_files(jobs)):
-        if isinstance(result, BaseException):
-            raise result
-        sizes[f.key] = result
-    with_metadata = _stored_metadata(ctx, [f for f in files if f.metadata_sha256])
+    if missing:
+        note()
+        jobs = [FileJob(f.url, partial(ctx.storage.stage, f.key, f.size), f.sha256, f.size) for f in missing]
+        for f, result in zip(missing, ctx.upstream.fetch_files(jobs)):
+            if isinstance(result, BaseException):
+                raise result
+            sizes[f.key] = result
+        crashpoint.reached("file-committed")
+    with_metadata = _stored_metadata(ctx, [f for f in files if f.metadata_sha256], note)
     return [replace(f, has_metadata=f.key in with_metadata, size=f.size if f.size is not None else sizes[f.key])
             for f in files]
 
@@ -182,7 +204,7 @@ def _origin(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile]) -> set[str]:
+def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile], note: Callable[[], None]) -> set[str]:
     """Keys of the wheels whose `.metadata` is stored: already there, read out of the stored wheel
     (when its sha256 is the promised one: wheel_metadata.py says why), or downloaded (at once).
 
@@ -196,12 +218,14 @@ def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile]) -> set[str]:
             raise Stopped()
         key, sha = f.key, f.metadata_sha256
         assert key is not None and sha is not None
-        if _metadata_from_store(ctx, key, sha):
+        if _metadata_from_store(ctx, key, sha, note):
             done.add(key)
             continue
         url = f.url.split("#", 1)[0] + keys.METADATA_SUFFIX
         stage = partial(ctx.storage.stage, keys.metadata(key), None)
         fetch.append((key, FileJob(url, stage, sha, None, ctx.upstream.http.caps.metadata)))
+    if fetch:
+        note()
     results = ctx.upstream.fetch_files([job for _, job in fetch])
     for (key, _), result in zip(fetch, results):
         if isinstance(result, BodyTooLarge):
@@ -213,7 +237,7 @@ def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile]) -> set[str]:
     return done
 
 
-def _metadata_from_store(ctx: SyncContext, wheel_key: str, sha256: str) -> bool:
+def _metadata_from_store(ctx: SyncContext, wheel_key: str, sha256: str, note: Callable[[], None]) -> bool:
     """True when `<wheel>.metadata` is stored with the promised hash, or could be written from the
     stored wheel's own METADATA."""
     import hashlib
@@ -230,6 +254,7 @@ def _metadata_from_store(ctx: SyncContext, wheel_key: str, sha256: str) -> bool:
             data = read_core_metadata(reader)
     if data is None or hashlib.sha256(data).hexdigest() != sha256:
         return False
+    note()
     staged = storage.stage(key, len(data))
     try:
         staged.write(data)
