@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from mirror_tool.config import Config
-from mirror_tool.engine.changefeed import collect_changes, full_listing
-from mirror_tool.engine.changefeed import Changes
+from mirror_tool.engine.changefeed import Changes, collect_changes, full_listing
 from mirror_tool.engine.checkpoint import Run
 from mirror_tool.engine.reconcile import FullCheck, SerialGuard, full_diff
 from mirror_tool.engine.sync import Outcome, SyncContext
@@ -54,8 +53,8 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
     """Incremental sync (the first run is a full sync); see the module docstring.
 
     `storage`: where the tree lives (default: the filesystem below `<directory>/web`).
-    `full_check`: diff the whole tree against the upstream's full listing and accept its serial
-    (`mirror --reconcile`; reconcile.py)."""
+    `full_check`: diff the whole tree against the upstream's full listing (`mirror --reconcile`
+    accepts its serial even when lower, `mirror --force-check` re-checks every project; reconcile.py)."""
     run = Run(config, stop or StopToken(), storage)
     try:
         run.prepare()
@@ -63,7 +62,7 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
         changes = _changes(run, todo, full_check)
         run.serial_checked = True
         run.reconciled = changes.reconciled
-        rebase = full_check is not None or (todo is not None and todo.reconcile)
+        rebase = (full_check is not None and full_check.rebase) or (todo is not None and todo.reconcile)
         # A reconciliation takes the upstream's serial as it is, even below the mirror's.
         run.upstream_serial = changes.target_serial if rebase else max(run.upstream_serial, changes.target_serial)
         admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}
@@ -104,23 +103,24 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
     """What this run syncs: the full diff (`full_check`), the first full listing, or the changes
     after the cursor, checked by the serial guard (UpstreamRegressed before anything is synced)."""
     settings = run.settings
-    if full_check is not None:
-        log.info("Full %s: comparing every project with the upstream's full listing", full_check.label)
-        return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
-                         every_project=full_check.every_project, also=todo.projects if todo else ())
-    if run.old_status is None and todo is None:
+    if full_check is None and run.old_status is None and todo is None:
         log.info("No mirror serial yet: full sync")
         return full_listing(run.upstream, settings.changelog_source)
     if todo is not None and todo.reconcile:
         cursor = todo.target_serial  # a reconciliation in progress: the accepted serial counts
     else:
         cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
+    guard = SerialGuard(cursor, run.internal_stop, rechecks=settings.stale_retries, backoff=settings.stale_backoff)
+    if full_check is not None:
+        log.info("Full %s: comparing every project with the upstream's full listing", full_check.label)
+        return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
+                         every_project=full_check.every_project, also=todo.projects if todo else (),
+                         guard=None if full_check.rebase else guard)
     interval = settings.reconcile_interval * 3600.0
     # No reconciliation on record (e.g. a tree taken over from bandersnatch): start the
     # interval clock now instead of fetching the whole index on the first run.
     last = run.run_state.last_reconcile
     reconcile_due = interval == 0 or (last is not None and time.time() - last >= interval)
-    guard = SerialGuard(cursor, run.internal_stop, rechecks=settings.stale_retries, backoff=settings.stale_backoff)
     return collect_changes(
         run.upstream,
         source=settings.changelog_source,
@@ -282,6 +282,10 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
                 run.state.write_run_state(state)
             if run.publisher.changed:
                 run.publisher.touch_last_modified()
+            if run.publisher.written is not None:
+                from mirror_tool.engine.diff_file import write_diff
+
+                write_diff(run.config, [*run.downloaded, *run.publisher.written], run.started)
     except StorageError as exc:
         run.storage_failure(exc)
         code = most_urgent(code, ExitCode.STORAGE)

@@ -1,7 +1,7 @@
 """Sync one project, worker side: fetch it (checking the serial), filter, download and verify.
 
 A worker never publishes: it returns an `Outcome` holding the project as it should be published
-(every listed file stored and verified), and the parent's `Publisher` writes the pages in
+(every listed file stored and verified: files.py), and the parent's `Publisher` writes the pages in
 checkpoints (publisher.py says why in that order). This keeps the publish order the same whether
 projects run on threads or in forked worker processes.
 """
@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import TYPE_CHECKING, Callable
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
+from mirror_tool.engine.files import Stores, stored_files
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
-from mirror_tool.net import BodyTooLarge, ForeignHost, Stopped
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
+from mirror_tool.net import Stopped
 from mirror_tool.storage.base import Storage
-from mirror_tool.upstream.client import FileJob, Upstream
+from mirror_tool.upstream.client import Upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
@@ -35,7 +33,8 @@ log = logging.getLogger("mirror_tool.sync")
 
 @dataclass
 class Outcome:
-    """Result of one project sync; `kind` is synced | removed | stale | failed | stopped | refused."""
+    """Result of one project sync; `kind` is synced | removed | excluded (by the metadata filters:
+    withdrawn like a removed project) | stale | failed | stopped | refused."""
 
     name: str  # normalized
     kind: str
@@ -48,6 +47,7 @@ class Outcome:
     new_files: bool = False  # synced: the project lists files this mirror stores
     files_downloaded: int = 0  # set by a worker process (threads count on the shared Upstream)
     bytes_downloaded: int = 0
+    written: list[str] = field(default_factory=list)  # keys this sync stored (downloads): `diff-file`
 
 
 @dataclass
@@ -89,8 +89,12 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             attempt += 1
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
+        if not ctx.filters.admits_metadata(answer.project):
+            log.info("Package %s is excluded by the metadata filters", norm)
+            return Outcome(norm, "excluded", serial=answer.serial, expected=expected, urls=urls)
         admitted = ctx.filters.filter_project(answer.project)
-        files = _stored_files(ctx, norm, _keyed(norm, admitted.files))
+        stores = Stores(ctx, norm, _keyed(norm, admitted.files))
+        files = stored_files(ctx, stores)
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)
         project = replace(
@@ -99,7 +103,8 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             raw_json=admitted.raw_json if settings.json else None,
         )
         return Outcome(norm, "synced", display_name=project.name, serial=project.serial, expected=expected,
-                       urls=urls, project=project, new_files=bool(settings.release_files and files))
+                       urls=urls, project=project, new_files=bool(settings.release_files and files),
+                       written=stores.written)
     except Stopped:
         return Outcome(norm, "stopped", expected=expected, urls=urls)
     except StorageError:
@@ -122,147 +127,6 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
             continue
         out.setdefault(key, replace(f, key=key))
     return sorted(out.values(), key=lambda f: f.filename)
-
-
-class _Noter:
-    """Notes the project's keys in the pending journal once, before its first object is stored."""
-
-    def __init__(self, ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> None:
-        self._pending = ctx.pending
-        self._norm = norm
-        self._keys = [k for f in files if f.key for k in ((f.key, keys.metadata(f.key)) if f.metadata_sha256 else (f.key,))]
-
-    def __call__(self) -> None:
-        if self._pending is not None:
-            self._pending.note_files(self._norm, self._keys)
-            self._pending = None
-
-
-def _stored_files(ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> list[ReleaseFile]:
-    """Store the project's missing files, then the `.metadata` siblings the stored wheels cannot give.
-
-    Files already stored (`compare-method`) are skipped; the rest download at once over the
-    worker's bounded pool (`worker-connections` at a time), so a project's round trips overlap
-    instead of adding up. Any file failing fails the project. Returns the files with `has_metadata` and
-    (when upstream omitted it) `size` filled in.
-    """
-    if not ctx.settings.release_files:
-        return files
-    note = _Noter(ctx, norm, files)
-    sizes = {f.key: _size_if_stored(ctx, f) for f in files}
-    missing = [f for f in files if sizes[f.key] is None]
-    _refuse_foreign_hosts(ctx, missing)
-    if missing:
-        note()
-        jobs = [FileJob(f.url, partial(ctx.storage.stage, f.key, f.size), f.sha256, f.size) for f in missing]
-        for f, result in zip(missing, ctx.upstream.fetch_files(jobs)):
-            if isinstance(result, BaseException):
-                raise result
-            sizes[f.key] = result
-        crashpoint.reached("file-committed")
-    with_metadata = _stored_metadata(ctx, [f for f in files if f.metadata_sha256], note)
-    return [replace(f, has_metadata=f.key in with_metadata, size=f.size if f.size is not None else sizes[f.key])
-            for f in files]
-
-
-def _size_if_stored(ctx: SyncContext, f: ReleaseFile) -> int | None:
-    """The stored size of `f` when an identical copy is there (per `compare-method`), else None."""
-    if ctx.stop.stopped:
-        raise Stopped()
-    storage, key = ctx.storage, f.key
-    assert key is not None
-    info = storage.stat(key)
-    if info is None:
-        return None
-    if ctx.settings.compare_method == "stat":
-        if f.size is None or info.size == f.size:
-            return info.size
-    elif info.sha256 is not None:  # the backend keeps the hash: no need to read the bytes
-        if info.sha256 == f.sha256:
-            return info.size
-    elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
-        return info.size
-    return None
-
-
-def _refuse_foreign_hosts(ctx: SyncContext, files: list[ReleaseFile]) -> None:
-    """Fail the project, before any request, when a file lives on a host the mirror may not ask.
-
-    One line names the host(s) and the key that admits them: an upstream serving its files from
-    another host is a deployment fact the operator states once in `download-hosts`.
-    """
-    foreign = sorted({_origin(f.url) for f in files if not ctx.upstream.http.host_allowed(f.url)})
-    if foreign:
-        raise ForeignHost(f"file host {', '.join(foreign)} is not in [mirror] download-hosts")
-
-
-def _origin(url: str) -> str:
-    """`host` or `host:port` of `url` (no credentials), as `download-hosts` spells it."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def _stored_metadata(ctx: SyncContext, wheels: list[ReleaseFile], note: Callable[[], None]) -> set[str]:
-    """Keys of the wheels whose `.metadata` is stored: already there, read out of the stored wheel
-    (when its sha256 is the promised one: wheel_metadata.py says why), or downloaded (at once).
-
-    A `.metadata` that cannot be had only drops its advertisement; one refused for its size (a
-    body past `max-metadata-size`) fails the project, since a hostile answer is not a missing file.
-    """
-    done: set[str] = set()
-    fetch: list[tuple[str, FileJob]] = []
-    for f in wheels:
-        if ctx.stop.stopped:
-            raise Stopped()
-        key, sha = f.key, f.metadata_sha256
-        assert key is not None and sha is not None
-        if _metadata_from_store(ctx, key, sha, note):
-            done.add(key)
-            continue
-        url = f.url.split("#", 1)[0] + keys.METADATA_SUFFIX
-        stage = partial(ctx.storage.stage, keys.metadata(key), None)
-        fetch.append((key, FileJob(url, stage, sha, None, ctx.upstream.http.caps.metadata)))
-    if fetch:
-        note()
-    results = ctx.upstream.fetch_files([job for _, job in fetch])
-    for (key, _), result in zip(fetch, results):
-        if isinstance(result, BodyTooLarge):
-            raise result
-        if isinstance(result, BaseException):
-            log.warning("%s", result)
-        else:
-            done.add(key)
-    return done
-
-
-def _metadata_from_store(ctx: SyncContext, wheel_key: str, sha256: str, note: Callable[[], None]) -> bool:
-    """True when `<wheel>.metadata` is stored with the promised hash, or could be written from the
-    stored wheel's own METADATA."""
-    import hashlib
-
-    from mirror_tool.engine.wheel_metadata import read_core_metadata
-
-    storage, key = ctx.storage, keys.metadata(wheel_key)
-    if storage.sha256(key) == sha256:
-        return True
-    reader = storage.open_read(wheel_key)
-    data = None
-    if reader is not None:
-        with reader:
-            data = read_core_metadata(reader)
-    if data is None or hashlib.sha256(data).hexdigest() != sha256:
-        return False
-    note()
-    staged = storage.stage(key, len(data))
-    try:
-        staged.write(data)
-        staged.commit(sha256)
-    except BaseException:
-        staged.discard()
-        raise
-    return True
 
 
 __all__ = ["Outcome", "SyncContext", "sync_project"]

@@ -197,7 +197,8 @@ def settings_from_config(mirror: "MirrorSettings", *, user_agent: str, upstream:
     talks to `purge-url`).
 
     `timeout` keeps bandersnatch's meaning: the connect timeout and the longest stall while
-    reading; `request-deadline` / `download-deadline` bound one try as a whole.
+    reading; `request-deadline` / `download-deadline` bound one try as a whole. A `download-mirror`
+    is a file host the operator named, so its host is allowed like the `download-hosts`.
     """
     return HttpSettings.build(
         str(upstream or mirror.master),
@@ -210,11 +211,21 @@ def settings_from_config(mirror: "MirrorSettings", *, user_agent: str, upstream:
         download_deadline=float(mirror.download_deadline),
         caps=Caps(project=mirror.max_project_json_size, index=mirror.max_index_size,
                   metadata=mirror.max_metadata_size, xmlrpc=mirror.max_xmlrpc_size),
-        download_hosts=tuple(mirror.download_hosts),
+        download_hosts=tuple(mirror.download_hosts) + _origin_of(mirror.download_mirror),
         retry=RetryPolicy(attempts=int(mirror.retries) + 1, retry_after_max=float(mirror.retry_after_max)),
         connections=int(mirror.worker_connections),
         user_agent=user_agent,
     )
+
+
+def _origin_of(url: str) -> tuple[str, ...]:
+    """(`host:port`,) of an http(s) URL as a download-hosts entry; () for an empty one."""
+    if not url:
+        return ()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return (f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}",)
 
 
 __all__ = ["Caps", "HttpSettings", "RetryPolicy", "MiB", "DEFAULT_DOWNLOAD_HOSTS", "settings_from_config"]
