@@ -121,6 +121,18 @@ max-metadata-size = 4096
     assert (s.caps.project, s.caps.index, s.caps.xmlrpc, s.caps.metadata) == (2 << 20, 1 << 30, 300 << 10, 4096)
 
 
+def test_the_download_mirror_is_an_allowed_file_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mirror_tool.config import load_config
+    from mirror_tool.net import settings_from_config
+
+    conf = tmp_path / "mirror.conf"
+    conf.write_text(f"[mirror]\ndirectory = {tmp_path}/m\nmaster = https://upstream.test\n"
+                    "download-mirror = http://near.test:8080/\n")
+    s = settings_from_config(load_config(conf).mirror, user_agent="x", environ={})
+    assert s.host_allowed("http://near.test:8080/packages/aa/bb/cc/f.whl")
+    assert not s.host_allowed("http://near.test/packages/aa/bb/cc/f.whl")  # another port: not that mirror
+
+
 def test_hashing_sink_restarts_its_writer() -> None:
     from mirror_tool.errors import IntegrityError
     from mirror_tool.net import HashingSink
