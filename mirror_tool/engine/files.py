@@ -77,6 +77,7 @@ class _Want:
     sha256: str
     size: int | None = None
     cap: int | None = None
+    committed: Callable[[], None] | None = None
 
 
 def stored_files(ctx: "SyncContext", stores: Stores) -> list[ReleaseFile]:
@@ -88,14 +89,14 @@ def stored_files(ctx: "SyncContext", stores: Stores) -> list[ReleaseFile]:
         return files
     sizes = {f.key: _size_if_stored(ctx, f) for f in files}
     missing = [_Want(f.key, download_urls(ctx.settings, f.url), partial(ctx.storage.stage, f.key, f.size),
-                     f.sha256, f.size) for f in files if f.key and sizes[f.key] is None]
+                     f.sha256, f.size, committed=partial(crashpoint.reached, "file-committed"))
+               for f in files if f.key and sizes[f.key] is None]
     _refuse_foreign_hosts(ctx, missing)
     if missing:
         for want, result in _fetch(ctx, stores, missing).items():
             if isinstance(result, BaseException):
                 raise result
             sizes[want] = result
-        crashpoint.reached("file-committed")
     with_metadata: set[str] = set()
     if ctx.settings.core_metadata:
         with_metadata = _stored_metadata(ctx, stores, [f for f in files if f.metadata_sha256])
@@ -160,7 +161,7 @@ def _fetch(ctx: "SyncContext", stores: Stores, wants: list[_Want]) -> dict[str, 
     pending = list(wants)
     for round_ in range(max(len(w.urls) for w in wants)):
         batch = [w for w in pending if round_ < len(w.urls)]
-        jobs = [FileJob(w.urls[round_], w.stage, w.sha256, w.size, w.cap) for w in batch]
+        jobs = [FileJob(w.urls[round_], w.stage, w.sha256, w.size, w.cap, w.committed) for w in batch]
         pending = []
         for want, result in zip(batch, ctx.upstream.fetch_files(jobs)):
             results[want.key] = result

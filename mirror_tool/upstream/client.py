@@ -78,13 +78,15 @@ class DownloadStats:
 class FileJob:
     """One file to store: its URL, the storage writer to stream it into (opened at the first
     byte), what it must hash to, its promised size, and a body cap (`.metadata`; files have none:
-    their promised size bounds them)."""
+    their promised size bounds them), and what to call once it is committed (the engine's crash
+    point: a test kills the run right after one file is stored)."""
 
     url: str
     stage: Callable[[], "Staged"]
     sha256: str
     size: int | None = None
     cap: int | None = None
+    committed: Callable[[], None] | None = None
 
 
 class Upstream:
@@ -230,7 +232,7 @@ class Upstream:
             return []
         sinks = [HashingSink(job.stage) for job in jobs]
         batch = [DownloadJob(job.url, sink, job.size, partial(sink.verify, job.sha256, job.url), job.cap,
-                             partial(self._commit, sink, job.sha256))
+                             partial(self._commit, sink, job))
                  for job, sink in zip(jobs, sinks)]
         try:
             results = self.client.download_many(batch)
@@ -243,9 +245,11 @@ class Upstream:
                 raise result
         return out
 
-    def _commit(self, sink: HashingSink, sha256: str, downloaded: Downloaded) -> None:
-        sink.commit(sha256)
+    def _commit(self, sink: HashingSink, job: FileJob, downloaded: Downloaded) -> None:
+        sink.commit(job.sha256)
         self.stats.add_many(1, downloaded.size)
+        if job.committed is not None:
+            job.committed()
 
     def download(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None,
                  cap: int | None = None) -> int:
