@@ -11,12 +11,15 @@ disk (tests/support/tree_check.py), so both backends answer to one definition of
 from __future__ import annotations
 
 import hashlib
+import json
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
 
 from tests.support.mirror_env import write_config
 from tests.support.swift import Swift
+from tests.support.tree_check import read_root_indexes
 
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
@@ -67,21 +70,56 @@ def expected_type(key: str) -> str:
     raise AssertionError(f"unexpected object {key}")
 
 
+def _copy(s3: Any, bucket: str, prefix: str, web: Path, key: str) -> bool:
+    """Copy one object into `web/<key>` after checking its sha256 and Content-Type; False when absent."""
+    try:
+        answer = s3.get_object(Bucket=bucket, Key=prefix + key)
+    except s3.exceptions.NoSuchKey:
+        return False
+    data = answer["Body"].read()
+    assert answer["Metadata"].get("sha256") == hashlib.sha256(data).hexdigest(), f"{key}: stored sha256 is wrong"
+    assert answer["ContentType"] == expected_type(key), f"{key}: Content-Type {answer['ContentType']}"
+    path = web / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+def _named_keys(web: Path) -> set[str]:
+    """Every key the copied pages name: the root indexes' project pages, and the files (and their
+    `.metadata`) each copied JSON page links to (relative links, as the tests' mirrors write)."""
+    out: set[str] = set()
+    for listed in read_root_indexes(web).values():
+        out |= {f"simple/{norm}/{page}" for norm in listed for page in CONTENT_TYPES}
+    for page in (web / "simple").glob("*/index.v1_json"):
+        base = f"simple/{page.parent.name}/"
+        for f in json.loads(page.read_bytes())["files"]:
+            key = posixpath.normpath(posixpath.join(base, f["url"].split("#", 1)[0]))
+            out |= {key, key + ".metadata"}
+    return out
+
+
 def snapshot(swift: Swift, bucket: str, prefix: str, dest: Path, *, status_from: Path | None = None) -> Path:
     """Copy every object below `prefix` into `dest/web/<key>` (checking each object's stored
-    sha256 and Content-Type) and `status` from `status_from`; returns `dest` for tree_check."""
+    sha256 and Content-Type) and `status` from `status_from`; returns `dest` for tree_check.
+
+    Swift updates a bucket's listing after the PUT has returned (at once when idle; under load
+    the container update may wait for the object-updater), so a listing may miss an object that
+    exists. Every object the copied pages name is therefore also asked for by its key, until
+    no page names one more: the copy holds what a client could GET, not what a listing shows.
+    """
     s3 = swift.s3()
     shutil.rmtree(dest, ignore_errors=True)
     web = dest / "web"
     web.mkdir(parents=True)
+    seen: set[str] = set()
     for key in bucket_keys(swift, bucket, prefix):
-        answer = s3.get_object(Bucket=bucket, Key=prefix + key)
-        data = answer["Body"].read()
-        assert answer["Metadata"].get("sha256") == hashlib.sha256(data).hexdigest(), f"{key}: stored sha256 is wrong"
-        assert answer["ContentType"] == expected_type(key), f"{key}: Content-Type {answer['ContentType']}"
-        path = web / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        seen.add(key)
+        _copy(s3, bucket, prefix, web, key)
+    while (unseen := _named_keys(web) - seen):
+        for key in unseen:
+            seen.add(key)
+            _copy(s3, bucket, prefix, web, key)
     if status_from is not None and (status_from / "status").exists():
         shutil.copyfile(status_from / "status", dest / "status")
     return dest
