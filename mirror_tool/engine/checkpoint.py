@@ -22,6 +22,7 @@ from mirror_tool.stop import StopToken
 from mirror_tool.storage import open_storage
 from mirror_tool.storage.base import Storage
 from mirror_tool.upstream.client import Upstream
+from mirror_tool.upstream.hub import open_upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
@@ -40,7 +41,7 @@ class Run:
         self.state = StateFiles(self.settings.directory)
         self.storage = storage if storage is not None else open_storage(self.settings)
         self.publisher = Publisher(self.storage, self.settings)
-        self.upstream = Upstream.for_mirror(self.settings, self.internal_stop)
+        self.upstream: Upstream = open_upstream(self.settings, self.internal_stop)
         self.started = time.time()
         self.t0 = time.monotonic()
         self.old_status: int | None = None

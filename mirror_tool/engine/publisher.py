@@ -10,6 +10,9 @@ The order is the invariant that keeps every link valid at every instant, whateve
    everything is flushed, and only then are the noted files deleted. A crash before the deletions
    leaves orphans (`verify --delete` finds them), never a page pointing at a missing file. When
    `commit` returns, what was published is durable: the caller may record `todo` and `status`.
+
+The change journal (`web/changes/`, engine/journal.py) is written in the same order: its entries
+before the flush, together with the pages they name; its head after it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from mirror_tool.config import MirrorSettings
+from mirror_tool.engine.journal import JournalWriter
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
 from mirror_tool.index.read import IndexEntry, read_project, read_root_index
@@ -54,6 +58,7 @@ class Publisher:
         self._doomed: dict[str, None] = {}  # file keys to delete at the next commit (ordered set)
         #: Anything was published or removed (`last-modified` is due).
         self.changed = False
+        self.journal = JournalWriter(storage, settings.journal_retention)
 
     # -- the root index ----------------------------------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
@@ -101,6 +106,7 @@ class Publisher:
                 failed[project.normalized] = str(exc)
                 continue
             self.index()[project.normalized] = IndexEntry(project.name, project.serial)
+            self.journal.record(project.name)
             self._index_dirty = True
             self.changed = True
         return failed
@@ -146,8 +152,10 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
-            if self.index().pop(norm, None) is not None:
+            entry = self.index().pop(norm, None)
+            if entry is not None:
                 self._index_dirty = True
+            self.journal.record(entry.name if entry is not None else norm)
             if delete_files:
                 old = read_project(self.storage, norm, self.settings.root_uri)
                 for f in old.files if old else ():
@@ -177,9 +185,12 @@ class Publisher:
                 self.storage.remove(info.key)
             log.info("Removed package %s", norm)
             self.changed = True
+        if self.journal.stage():  # entries before the flush: durable with the pages they name
+            self._unflushed = True
         if self._unflushed or self._doomed:
             self.storage.flush()  # pages durable before the files they dropped go, and before `status`
             self._unflushed = False
+        self.journal.publish(serial)  # the head never names a serial whose pages are not durable
         doomed, self._doomed = list(self._doomed), {}
         removed = Removed()
         for key in doomed:

@@ -13,9 +13,10 @@ import concurrent.futures as cf
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from mirror_tool.config import Config
-from mirror_tool.engine.changefeed import collect_changes, full_listing
+from mirror_tool.engine.changefeed import Changes, collect_changes, full_listing
 from mirror_tool.engine.checkpoint import Run
 from mirror_tool.engine.sync import Outcome, SyncContext
 from mirror_tool.errors import MirrorError, StorageError, UpstreamUnreachable
@@ -49,27 +50,45 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
 
     `storage`: where the tree lives (default: the filesystem below `<directory>/web`)."""
     run = Run(config, stop or StopToken(), storage)
+    if config.mirror.upstream_kind == "mirror":
+        from mirror_tool.engine.replica import follow_hub
+
+        return follow_hub(run, _mirror)
+    return _mirror(run, upstream_changes)
+
+
+def upstream_changes(run: Run, todo: Todo | None) -> Changes:
+    """What changed on a PyPI upstream: the whole listing on the first run, else the feed
+    (with the index diff when reconciliation is due)."""
+    settings = run.settings
+    if run.old_status is None and todo is None:
+        log.info("No mirror serial yet: full sync")
+        return full_listing(run.upstream, settings.changelog_source)
+    cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
+    return collect_changes(
+        run.upstream,
+        source=settings.changelog_source,
+        cursor=cursor,
+        reconcile_due=reconcile_due(run),
+        load_local=run.publisher.index,
+    )
+
+
+def reconcile_due(run: Run) -> bool:
+    """`reconcile-interval` has passed since the last reconciliation. No reconciliation on record
+    (e.g. a tree taken over from bandersnatch): the interval clock starts now instead of fetching
+    the whole index on the first run."""
+    interval = run.settings.reconcile_interval * 3600.0
+    last = run.run_state.last_reconcile
+    return interval == 0 or (last is not None and time.time() - last >= interval)
+
+
+def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes]) -> SyncResult:
+    """One incremental run: `find_changes` says what changed (the PyPI feed, or a hub's journal)."""
     try:
         run.prepare()
         todo = run.state.read_todo()
-        settings = config.mirror
-        if run.old_status is None and todo is None:
-            log.info("No mirror serial yet: full sync")
-            changes = full_listing(run.upstream, settings.changelog_source)
-        else:
-            cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
-            interval = settings.reconcile_interval * 3600.0
-            # No reconciliation on record (e.g. a tree taken over from bandersnatch): start the
-            # interval clock now instead of fetching the whole index on the first run.
-            last = run.run_state.last_reconcile
-            reconcile_due = interval == 0 or (last is not None and time.time() - last >= interval)
-            changes = collect_changes(
-                run.upstream,
-                source=settings.changelog_source,
-                cursor=cursor,
-                reconcile_due=reconcile_due,
-                load_local=run.publisher.index,
-            )
+        changes = find_changes(run, todo)
         run.reconciled = changes.reconciled
         run.upstream_serial = max(run.upstream_serial, changes.target_serial)
         admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}

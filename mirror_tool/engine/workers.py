@@ -26,7 +26,7 @@ from typing import Any
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.engine.sync import Outcome, SyncContext, sync_project
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream.client import Upstream
+from mirror_tool.upstream.hub import open_upstream
 
 _PR_SET_PDEATHSIG = 1
 
@@ -102,7 +102,7 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent: SyncContext = _INHERITED["ctx"]
     stop = _SharedFlagStop(parent.stop.deadline, _INHERITED["flag"])
-    upstream = Upstream.for_mirror(parent.settings, stop)
+    upstream = open_upstream(parent.settings, stop, like=parent.upstream)
     _INHERITED["ctx"] = replace(parent, upstream=upstream, stop=stop)
 
 

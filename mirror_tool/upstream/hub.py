@@ -1,0 +1,172 @@
+"""The `mirror` dialect: the upstream is a hub, another mirror of ours served by nginx.
+
+A hub has no XML-RPC and no JSON API of its own; what it has is static: the change journal
+(`changes/`, format in index/journal.py), the PEP 691 pages carrying `_last-serial`, the root
+index `simple/index.v1_json` with every project's `_last-serial`, the files and their `.metadata`
+(and the JSON API copies when it keeps them). This client reads those and hands the engine the
+same records as the PyPI dialect, so the sync engine, the publisher and the checks are shared.
+Files are downloaded from the hub and verified against the sha256 its page lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from mirror_tool.errors import FeedUnavailable, ProjectError, UpstreamUnreachable
+from mirror_tool.index import journal as fmt
+from mirror_tool.stop import StopToken
+from mirror_tool.upstream.client import SIMPLE_JSON, ProjectAnswer, Upstream
+from mirror_tool.upstream.parse import display_name, from_simple
+
+if TYPE_CHECKING:
+    from mirror_tool.config import MirrorSettings
+
+log = logging.getLogger("mirror_tool.upstream")
+
+
+class HubUnusable(UpstreamUnreachable):
+    """No hub answered with a change journal (exit 5, like an unreachable upstream)."""
+
+
+class HubUpstream(Upstream):
+    """Talks to the first hub of `master` + `standby-hubs` that answers; thread-safe like Upstream."""
+
+    def __init__(self, settings: "MirrorSettings", stop: StopToken, *, master: str | None = None) -> None:
+        super().__init__(master or settings.master, stop, timeout=settings.timeout, retries=settings.retries,
+                         connections=settings.workers)
+        self.hubs = [settings.master.rstrip("/"), *(h.rstrip("/") for h in settings.standby_hubs)]
+        self.settings = settings
+        #: normalized -> display name, learned from the journal and the root index (a PEP 691
+        #: page carries only the normalized name).
+        self.display_names: dict[str, str] = {}
+
+    def sibling(self, stop: StopToken) -> "HubUpstream":
+        """A client for a worker process: same hub, same names, its own connections."""
+        other = HubUpstream(self.settings, stop, master=self.master)
+        other.display_names = self.display_names
+        return other
+
+    # -- the journal ---------------------------------------------------------------------------------
+    def find_head(self) -> fmt.Head:
+        """The head of the first hub that answers with one; that hub becomes `master`."""
+        problems = []
+        for hub in self.hubs:
+            try:
+                head = self._head(hub)
+            except UpstreamUnreachable as exc:
+                problems.append(str(exc))
+                continue
+            if hub != self.master:
+                log.warning("Hub %s answers: syncing from it (%s)", hub, "; ".join(problems) or "preferred")
+            self.master = hub
+            return head
+        raise HubUnusable("no hub answers: " + "; ".join(problems))
+
+    def _head(self, hub: str) -> fmt.Head:
+        url = f"{hub}/{fmt.HEAD}"
+        try:
+            status, _headers, body, _ = self._fetch(url, {"Accept": "application/json"})
+        except ProjectError as exc:
+            raise UpstreamUnreachable(f"hub {hub} unreachable: {exc}") from None
+        if status == 404:
+            raise UpstreamUnreachable(f"hub {hub} has published no change journal yet ({url}: 404)")
+        if status != 200:
+            raise UpstreamUnreachable(f"GET {url}: HTTP {status}")
+        try:
+            return fmt.parse_head(body)
+        except ValueError as exc:
+            raise UpstreamUnreachable(f"GET {url}: {exc}") from None
+
+    def segment_list(self) -> fmt.SegmentList:
+        return fmt.parse_segments(self._journal_document(fmt.SEGMENTS) or b"")
+
+    def segment(self, segment: fmt.Segment) -> list[tuple[int, str]] | None:
+        """The segment's rows; None when the hub no longer has it (closed or pruned meanwhile)."""
+        raw = self._journal_document(segment.key)
+        return None if raw is None else fmt.parse_lines(raw)
+
+    def _journal_document(self, key: str) -> bytes | None:
+        url = f"{self.master}/{key}"
+        try:
+            status, _headers, body, _ = self._fetch(url, {})
+        except ProjectError as exc:
+            raise UpstreamUnreachable(f"hub {self.master} unreachable: {exc}") from None
+        if status == 404:
+            return None
+        if status != 200:
+            raise UpstreamUnreachable(f"GET {url}: HTTP {status}")
+        return body
+
+    # -- what the PyPI dialect has and a hub does not -------------------------------------------------
+    def xmlrpc(self, method: str, *args: object) -> object:
+        raise FeedUnavailable(f"a hub has no XML-RPC ({method}): it publishes a change journal")
+
+    def simple_index(self) -> tuple[int, dict[str, int]]:
+        serial, listing = super().simple_index()
+        for name in listing:
+            self.display_names.setdefault(_normalized(name), name)
+        return serial, listing
+
+    # -- projects --------------------------------------------------------------------------------------
+    def project(self, normalized: str) -> ProjectAnswer:
+        """The hub's PEP 691 page (404: the hub withdrew the project), plus its JSON API copy when
+        this mirror keeps them."""
+        path = f"/simple/{quote(normalized, safe='')}/"
+        url = self.master + path
+        status, _headers, body, _ = self._fetch(url, {"Accept": SIMPLE_JSON})
+        if status == 404:
+            return ProjectAnswer(None, -1, [path])
+        if status != 200:
+            raise ProjectError(f"GET {url}: HTTP {status}")
+        try:
+            project = from_simple(normalized, json.loads(body), url, -1)
+        except ValueError:
+            raise ProjectError(f"GET {url}: not a PEP 691 JSON project page") from None
+        raw_json = self._json_copy(normalized) if self.settings.json else None
+        name = self.display_names.get(normalized)
+        if name is None and raw_json is not None:
+            try:
+                name = display_name(json.loads(raw_json)["info"]["name"], normalized)
+            except (ValueError, KeyError, TypeError):
+                name = None
+        project = replace(project, name=name or project.name, raw_json=raw_json, source="mirror")
+        return ProjectAnswer(project, project.serial, [path])
+
+    #: `verify --repair` asks for the project's files: on a hub they are on its page.
+    project_json = project
+
+    def _json_copy(self, normalized: str) -> bytes | None:
+        path = f"/pypi/{quote(normalized, safe='')}/json"
+        status, _headers, body, _ = self._fetch(self.master + path, {"Accept": "application/json"})
+        if status == 200:
+            return body
+        if status != 404:
+            raise ProjectError(f"GET {self.master}{path}: HTTP {status}")
+        return None
+
+
+def _normalized(name: str) -> str:
+    from mirror_tool.names import normalize
+
+    return normalize(name)
+
+
+def open_upstream(settings: "MirrorSettings", stop: StopToken, *, like: Upstream | None = None) -> Upstream:
+    """The client `[mirror]` describes: a hub client for `upstream-kind = mirror`, else PyPI's.
+
+    `like`: a client whose hub or fallback upstream a worker process must talk to as well."""
+    if isinstance(like, HubUpstream):
+        return like.sibling(stop)
+    if like is not None:
+        return Upstream(like.master, stop, timeout=settings.timeout, retries=settings.retries,
+                        connections=settings.workers)
+    if settings.upstream_kind == "mirror":
+        return HubUpstream(settings, stop)
+    return Upstream.for_mirror(settings, stop)
+
+
+__all__ = ["HubUnusable", "HubUpstream", "open_upstream"]
