@@ -205,3 +205,16 @@ def test_journal_lines_refuse_what_is_not_a_project_name() -> None:
     with pytest.raises(ValueError):
         fmt.parse_lines(b"twelve foo\n")
     assert fmt.parse_lines(b"12 Foo.Bar\n13 x\n") == [(12, "Foo.Bar"), (13, "x")]
+
+
+def test_files_a_killed_commit_left_are_deleted_by_the_next(storage, tmp_path) -> None:
+    """A commit killed between closing a segment and publishing the head leaves the open copy
+    behind; no list names it, so the next writer deletes it (after its head)."""
+    web = tmp_path / "web"
+    commit(JournalWriter(storage, 3600, Clock()), [], 50)
+    commit(JournalWriter(storage, 3600, Clock()), ["a"], 51)
+    stray = web / "changes/0000000001.txt"
+    stray.write_text("51 a\n")
+    commit(JournalWriter(storage, 3600, Clock()), [], 51)
+    assert not stray.exists()
+    assert (web / "changes/0000000001.open.txt").exists(), "the listed open segment stays"

@@ -185,6 +185,10 @@ class JournalWriter:
                     raise ValueError(f"open segment {segments[-1].key} is missing")
                 self._open_text = text.decode("utf-8")
             self._head, self._list = head, listing
+            # Files a killed commit left behind (the open copy of a segment it closed, a segment
+            # it pruned): nothing lists them, the next head publication deletes them.
+            listed = {fmt.HEAD, fmt.SEGMENTS, *(segment.key for segment in segments)}
+            self._obsolete += [info.key for info in self.storage.list(fmt.DIRECTORY) if info.key not in listed]
         except ValueError as exc:
             # A damaged journal is started again (new id) at this commit's serial rather than
             # trusted: replicas that followed it reconcile once from the index, which is always right.

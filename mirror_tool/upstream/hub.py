@@ -43,6 +43,7 @@ class HubUpstream(Upstream):
         #: normalized -> display name, learned from the journal and the root index (a PEP 691
         #: page carries only the normalized name).
         self.display_names: dict[str, str] = {}
+        self._hub_chosen = master is not None
 
     def sibling(self, stop: StopToken) -> "HubUpstream":
         """A client for a worker process: same hub, same names, its own connections."""
@@ -63,6 +64,7 @@ class HubUpstream(Upstream):
             if hub != self.master:
                 log.warning("Hub %s answers: syncing from it (%s)", hub, "; ".join(problems) or "preferred")
             self.master = hub
+            self._hub_chosen = True
             return head
         raise HubUnusable("no hub answers: " + "; ".join(problems))
 
@@ -115,6 +117,11 @@ class HubUpstream(Upstream):
     def project(self, normalized: str) -> ProjectAnswer:
         """The hub's PEP 691 page (404: the hub withdrew the project), plus its JSON API copy when
         this mirror keeps them."""
+        if not self._hub_chosen:  # `sync NAME` and `verify --repair` read no head first: pick the hub now
+            try:
+                self.find_head()
+            except HubUnusable as exc:
+                raise ProjectError(str(exc)) from None
         path = f"/simple/{quote(normalized, safe='')}/"
         url = self.master + path
         status, _headers, body, _ = self._fetch(url, {"Accept": SIMPLE_JSON})
