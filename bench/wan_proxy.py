@@ -70,11 +70,16 @@ class WanProxy:
         except OSError:
             client.close()
             return
+        # Forward each piece at once: Nagle would hold a body behind its headers until an ACK,
+        # a delay the real path does not have.
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         setup = self.shape.rtt * self.shape.setup_rtts
         up = threading.Thread(target=self._requests, args=(client, server, setup), daemon=True)
         up.start()
         self._answers(server, client)
         up.join()
+        client.close()
 
     def _requests(self, src: socket.socket, dst: socket.socket, setup: float) -> None:
         """Client -> hub: each request one round trip late (plus the setup on the first)."""
