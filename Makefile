@@ -14,13 +14,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help host venv test test-python lint molecule demo demo-clean bench docs lock clean
+.PHONY: help host venv test test-python lint molecule demo demo-clean bench bench-quick docs lock clean
 
 help:
 	@echo "make demo        build the local fleet (upstream, a hub, 2 replicas), sync it, show its status, pip install from it"
 	@echo "make demo-clean  remove everything make demo created"
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
-	@echo "make bench       benchmarks against bandersnatch 8.2.0, writes bench/RESULTS.md"
+	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~25 min)"
+	@echo "make bench-quick the ~6-minute subset of make bench"
 	@echo "make docs        regenerate mirror_tool/example.conf and docs/reference.md from the config schema"
 
 $(STAMP_HOST): scripts/setup-host.sh
@@ -66,6 +67,9 @@ demo-clean:
 
 bench: host venv
 	@$(PY) -m bench
+
+bench-quick: host venv
+	@$(PY) -m bench --quick
 
 docs: venv
 	@echo "==> generating mirror_tool/example.conf and docs/reference.md from mirror_tool/config/schema.py"

@@ -1,5 +1,9 @@
 """Run one client command and account for it: wall time, CPU time, peak RSS, exit code.
 
+Two memory figures: the peak of the whole process tree (every process of the command's process
+group, summed; ``treemem.py``), which is what the tables report, and the single largest process
+(below), which is exact and bounds the tree's peak from below when a sample missed a spike.
+
 Peak RSS needs care: when a process execs, Linux folds the high-water RSS of the memory image it
 leaves behind into the new program's ``ru_maxrss``. A child forked (or vforked) straight from the
 orchestrator, which holds corpus listings, would therefore report at least the orchestrator's own
@@ -14,12 +18,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .treemem import TreePeak
 
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 PRIORITY = 0  # niceness for measured processes; set by ``python -m bench --nice``
@@ -34,6 +41,9 @@ class RunResult:
     peak_rss_kib: int
     log_path: Path
     rss_method: str = "gnu-time"
+    tree_rss_kib: int = 0  # peak of the summed RSS of the whole process tree
+    tree_processes: int = 0  # processes alive at that peak
+
 
     @property
     def ok(self) -> bool:
@@ -67,6 +77,13 @@ def _vmhwm_kib(pid: int) -> int:
     return 0
 
 
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_measured(argv: list[str], log_path: Path, env: dict[str, str] | None = None,
                  cwd: Path | None = None, timeout: float = 7200.0) -> RunResult:
     """Run ``argv`` to completion with stdout+stderr going to ``log_path``."""
@@ -82,7 +99,10 @@ def run_measured(argv: list[str], log_path: Path, env: dict[str, str] | None = N
     with log_path.open("wb") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(spawn, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                stdin=subprocess.DEVNULL, preexec_fn=raise_priority)
+                                stdin=subprocess.DEVNULL, preexec_fn=raise_priority,
+                                start_new_session=True)
+        # GNU time (the group leader, ~2 MB) is the meter, not the metered
+        tree = TreePeak(proc.pid, exclude=(proc.pid,) if GNU_TIME else ()).start()
 
         def poll() -> None:
             while not done.wait(0.005):
@@ -92,14 +112,15 @@ def run_measured(argv: list[str], log_path: Path, env: dict[str, str] | None = N
         if not GNU_TIME:
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
-        killer = threading.Timer(timeout, proc.kill)
+        killer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
         killer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
         finally:
             killer.cancel()
             done.set()
-        wall = time.perf_counter() - start
+            tree.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
     if poller is not None:
         poller.join()
@@ -120,4 +141,6 @@ def run_measured(argv: list[str], log_path: Path, env: dict[str, str] | None = N
         peak_rss_kib=peak,
         log_path=log_path,
         rss_method=method,
+        tree_rss_kib=max(tree.peak_kib, peak),
+        tree_processes=tree.peak_processes,
     )

@@ -1,186 +1,143 @@
-"""Medians, ratios and the Markdown of ``bench/RESULTS.md``."""
+"""Samples, rows and their medians, and the Markdown tables of ``bench/RESULTS.md``."""
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
-import subprocess
 from dataclasses import dataclass, field
+
+from .limits import Limit, Wan, limit
 
 
 @dataclass
 class Sample:
     wall_s: float
-    cpu_s: float | None  # None: not measured (scenario 7 runs ansible, not one client process)
-    peak_rss_kib: int | None
+    cpu_s: float
+    tree_rss_kib: int  # peak of the whole process tree, summed
+    rss_kib: int  # largest single process
     bytes_rx: int | None
+    requests: int | None
+    index_fetches: int | None
     ok: bool
     upstream_cpu_s: float | None = None
-    load1: float | None = None  # 1-minute load average when the run ended (other work on the box)
+    load1: float | None = None
 
 
 @dataclass
 class Row:
-    """One scenario: samples of both tools and the target it is judged by."""
+    """One scenario at one size: both tools' samples and what bounds them."""
 
     key: str
+    kind: str  # full | incremental | reconcile | noop | verify | status
     title: str
+    size: int | None = None  # projects in the mirror (large scenarios)
     ours: list[Sample] = field(default_factory=list)
     theirs: list[Sample] = field(default_factory=list)
-    target: str = ""
     note: str = ""
-    baseline_s: float | None = None  # scenario 6: the plain download loop's median wall time
-    payload_bytes: int | None = None  # scenario 6: bytes of release files
+    wan: Wan | None = None
+    concurrency: int = 1
+    latency_bound: bool = True  # False: local work (verify, status), no network limit applies
 
     @staticmethod
     def med(samples: list[Sample], attr: str) -> float | None:
         values = [getattr(s, attr) for s in samples if s.ok and getattr(s, attr) is not None]
         return statistics.median(values) if values else None
 
-    def speedup(self) -> float | None:
-        ours, theirs = self.med(self.ours, "wall_s"), self.med(self.theirs, "wall_s")
-        if not ours or not theirs:
-            return None
-        return theirs / ours
+    def ours_med(self, attr: str) -> float | None:
+        return self.med(self.ours, attr)
 
-    def cpu_speedup(self) -> float | None:
-        ours, theirs = self.med(self.ours, "cpu_s"), self.med(self.theirs, "cpu_s")
-        if not ours or not theirs:
-            return None
-        return theirs / ours
+    def theirs_med(self, attr: str) -> float | None:
+        return self.med(self.theirs, attr)
+
+    def speedup(self) -> float | None:
+        ours, theirs = self.ours_med("wall_s"), self.theirs_med("wall_s")
+        return theirs / ours if ours and theirs else None
 
     def rss_ratio(self) -> float | None:
-        ours, theirs = self.med(self.ours, "peak_rss_kib"), self.med(self.theirs, "peak_rss_kib")
-        if not ours or not theirs:
+        ours, theirs = self.ours_med("tree_rss_kib"), self.theirs_med("tree_rss_kib")
+        return ours / theirs if ours and theirs else None
+
+    def limit(self) -> Limit | None:
+        if self.wan is None or not self.latency_bound:
             return None
-        return ours / theirs
-
-    def verdict(self) -> str:
-        """'met', 'MISSED' or '' for rows without a target."""
-        sp, rss = self.speedup(), self.rss_ratio()
-        if not self.med(self.ours, "wall_s") or (self.key != "6" and not self.med(self.theirs, "wall_s")):
-            return ""
-        if self.key in ("1", "1-full"):
-            return _judge(sp is not None and sp >= 3.0)
-        if self.key == "4-noop":
-            return _judge(sp is not None and sp >= 50.0 and rss is not None and rss <= 0.2)
-        if self.key == "5":
-            return _judge(sp is not None and sp >= 2.0)
-        if self.key == "6" and self.baseline_s and self.med(self.ours, "wall_s"):
-            return _judge(self.baseline_s / self.med(self.ours, "wall_s") >= 0.8)
-        return ""
+        counts = [(self.med(s, "bytes_rx"), self.med(s, "requests")) for s in (self.ours, self.theirs)]
+        counts = [(b, r) for b, r in counts if b is not None and r is not None]
+        if not counts:
+            return None
+        return limit(self.wan, int(min(b for b, _ in counts)), int(min(r for _, r in counts)), self.concurrency)
 
 
-def _judge(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+def fmt_s(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 10 else f"{v:.1f}"
 
 
-def _fmt_s(v: float | None) -> str:
-    return "—" if v is None else (f"{v:.3f}" if v < 10 else f"{v:.1f}")
-
-
-def _fmt_mib(kib: float | None) -> str:
+def fmt_mib(kib: float | None) -> str:
     return "—" if kib is None else f"{kib / 1024:.0f}"
 
 
-def _fmt_bytes(b: float | None) -> str:
+def fmt_bytes(b: float | None) -> str:
     if b is None:
         return "—"
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if b >= scale:
-            return f"{b / scale:.2f} {unit}"
+            return f"{b / scale:.1f} {unit}"
     return f"{b:.0f} B"
 
 
-def _ratio(v: float | None, suffix: str = "x") -> str:
-    return "—" if v is None else f"{v:.2f}{suffix}"
+def fmt_x(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}x"
 
 
-def machine_facts() -> list[str]:
-    def cmd(*argv: str) -> str:
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_kib = 0
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem_kib = int(line.split()[1])
-    except OSError:
-        pass
-    os_name = "?"
-    try:
-        for line in open("/etc/os-release"):
-            if line.startswith("PRETTY_NAME="):
-                os_name = line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return [
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores; RAM {mem_kib / 1024 / 1024:.1f} GiB",
-        f"- OS: {os_name}, kernel {platform.release()}; filesystem of the work dir: "
-        f"{cmd('stat', '-f', '-c', '%T', '.') or '?'}",
-        f"- ours on Python {platform.python_version()} (host); bandersnatch 8.2.0 on Debian 13's "
-        "Python 3.13 in a chroot (it needs Python >= 3.12)",
-    ]
+def fmt_load(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
 
 
-def render(rows: list[Row], header: dict[str, str], commands: list[str], notes: list[str]) -> str:
-    out = ["# Benchmark results: pypi-mirror vs bandersnatch 8.2.0", ""]
-    out.append("Generated by `make bench` (`.venv/bin/python -m bench`). Do not edit by hand; "
-               "rerun instead.")
-    out.append("")
-    for key, value in header.items():
-        out.append(f"- {key}: {value}")
-    out.extend(machine_facts())
-    out.append("")
-    out.append("Wall and RSS are medians over the repetitions (A and B runs alternate); ratio = "
-               "bandersnatch wall / our wall (>1 means we are faster); CPU ratio = bandersnatch CPU / "
-               "our CPU (user+sys of the client, less sensitive to other load on the machine); RSS "
-               "ratio = ours / theirs. "
-               "Bytes = HTTP response body bytes the fake upstream logged as sent during the run (headers not counted).")
-    out.append("")
-    out.append("| # | scenario | ours wall s | theirs wall s | speedup | ours CPU s | theirs CPU s "
-               "| CPU ratio | ours RSS MiB | theirs RSS MiB | RSS ratio | ours bytes | theirs bytes | fake CPU s (ours / theirs) "
-               "| n | target | verdict |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+def _n(samples: list[Sample]) -> str:
+    return f"{sum(s.ok for s in samples)}/{len(samples)}"
+
+
+def main_table(rows: list[Row]) -> list[str]:
+    out = ["| scenario | ours s | bandersnatch s | speedup | limit s (bound) | ours / limit | bandersnatch / limit "
+           "| ours CPU s | bandersnatch CPU s | ours tree RSS MiB | bandersnatch tree RSS MiB | RSS ours/theirs "
+           "| ours requests, bytes | bandersnatch requests, bytes | n | load |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        n = f"{sum(s.ok for s in r.ours)}/{len(r.ours)} + {sum(s.ok for s in r.theirs)}/{len(r.theirs)}"
+        lim = r.limit()
+        ow, tw = r.ours_med("wall_s"), r.theirs_med("wall_s")
+        per = lambda w: fmt_x(w / lim.seconds) if (w and lim and lim.seconds) else "—"  # noqa: E731
+        traffic = lambda s: (f"{fmt_s(r.med(s, 'requests')).split('.')[0]}, {fmt_bytes(r.med(s, 'bytes_rx'))}"  # noqa: E731
+                             if r.med(s, "requests") is not None else "—")
         out.append(
-            f"| {r.key} | {r.title} | {_fmt_s(r.med(r.ours, 'wall_s'))} "
-            f"| {_fmt_s(r.med(r.theirs, 'wall_s'))} | {_ratio(r.speedup())} "
-            f"| {_fmt_s(r.med(r.ours, 'cpu_s'))} | {_fmt_s(r.med(r.theirs, 'cpu_s'))} "
-            f"| {_ratio(r.cpu_speedup())} "
-            f"| {_fmt_mib(r.med(r.ours, 'peak_rss_kib'))} | {_fmt_mib(r.med(r.theirs, 'peak_rss_kib'))} "
-            f"| {_ratio(r.rss_ratio())} | {_fmt_bytes(r.med(r.ours, 'bytes_rx'))} "
-            f"| {_fmt_bytes(r.med(r.theirs, 'bytes_rx'))} "
-            f"| {_fmt_s(r.med(r.ours, 'upstream_cpu_s'))} / {_fmt_s(r.med(r.theirs, 'upstream_cpu_s'))} | {n} | {r.target} | {r.verdict()} |"
-        )
-    extra = [r for r in rows if r.note]
-    if extra:
-        out.append("")
-        for r in extra:
-            out.append(f"- **{r.key}**: {r.note}")
-    out.append("")
-    out.append("## Commands")
-    out.append("")
-    out.extend(f"    {c}" for c in commands)
-    out.append("")
-    out.append("## Notes")
-    out.append("")
-    out.extend(f"- {n}" for n in notes)
-    out.append("")
-    out.append("Profiles of the missed targets and the fixes they point to: `bench/analysis.md` "
-               "(written by hand for a given run; check its date).")
-    out.append("")
-    return "\n".join(out)
+            f"| {r.title} | {fmt_s(ow)} | {fmt_s(tw)} | {fmt_x(r.speedup())} "
+            f"| {fmt_s(lim.seconds) + f' ({lim.bound})' if lim else '—'} | {per(ow)} | {per(tw)} "
+            f"| {fmt_s(r.ours_med('cpu_s'))} | {fmt_s(r.theirs_med('cpu_s'))} "
+            f"| {fmt_mib(r.ours_med('tree_rss_kib'))} | {fmt_mib(r.theirs_med('tree_rss_kib'))} | {fmt_x(r.rss_ratio())} "
+            f"| {traffic(r.ours)} | {traffic(r.theirs)} | {_n(r.ours)} + {_n(r.theirs)} "
+            f"| {fmt_load(r.med(r.ours + r.theirs, 'load1'))} |")
+    return out
+
+
+def growth_table(rows: list[Row]) -> list[str]:
+    """Each large-mirror scenario across sizes: median wall time (and tree RSS) per size."""
+    sizes = sorted({r.size for r in rows if r.size})
+    if len(sizes) < 2:
+        return []
+    kinds = [k for k in ("incremental", "reconcile", "noop", "verify", "status") if any(r.kind == k for r in rows)]
+    head = " | ".join(f"{s:,}" for s in sizes)
+    out = [f"| scenario | tool | {head} | {sizes[-1]:,} / {sizes[0]:,} |",
+           "|---|---|" + "---|" * (len(sizes) + 1)]
+    for kind in kinds:
+        for label, side in (("ours", "ours"), ("bandersnatch", "theirs")):
+            cells, walls = [], []
+            for size in sizes:
+                row = next((r for r in rows if r.kind == kind and r.size == size), None)
+                samples = getattr(row, side) if row else []
+                wall, rss = Row.med(samples, "wall_s"), Row.med(samples, "tree_rss_kib")
+                walls.append(wall)
+                cells.append(f"{fmt_s(wall)} s, {fmt_mib(rss)} MiB" if wall is not None else "—")
+            if all(w is None for w in walls):
+                continue
+            growth = fmt_x(walls[-1] / walls[0]) if walls[0] and walls[-1] else "—"
+            out.append(f"| {kind} | {label} | {' | '.join(cells)} | {growth} |")
+    return out

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import measure
@@ -34,6 +35,15 @@ def _pin_and_prioritise(cpus: set[int] | None) -> None:
 
 class UpstreamError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What one client run asked of the upstream, from the fake's request log."""
+
+    bytes: int  # response body bytes sent (compressed where gzipped)
+    requests: int
+    index_fetches: int  # GETs of the root index /simple/ (a reconcile or bandersnatch's change check)
 
 
 class Upstream:
@@ -88,14 +98,19 @@ class Upstream:
     def clear_log(self) -> None:
         self._call("POST", "clear-log")
 
-    def take_bytes(self) -> tuple[int, int]:
-        """(body bytes sent, requests) since the last ``clear_log``; clears the log again."""
+    def take_traffic(self) -> Traffic:
+        """Traffic since the last ``clear_log``; clears the log again."""
         reqs = self._call("GET", "requests")["requests"]
         self.clear_log()
         if len(reqs) >= REQUEST_LOG_CAP:
             print(f"bench: warning: request log full ({len(reqs)}), bytes undercounted",
                   file=sys.stderr)
-        return sum(int(r.get("bytes") or 0) for r in reqs), len(reqs)
+        index = sum(1 for r in reqs if r["method"] == "GET" and r["path"] in ("/simple/", "/simple"))
+        return Traffic(sum(int(r.get("bytes") or 0) for r in reqs), len(reqs), index)
+
+    def set_wan(self, doc: dict) -> dict:
+        """Switch the fake's WAN shaping (``{"profile": "wan"|"off", knob: value}``); returns it."""
+        return self._call("POST", "wan", doc)["wan"]
 
     def cpu_seconds(self) -> float:
         """User + system CPU the fake has used so far (all threads), from /proc."""
@@ -118,10 +133,14 @@ class Upstream:
     def remove_project(self, name: str) -> int:
         return int(self._call("POST", "remove-project", {"name": name})["last_serial"])
 
-    def warm(self, path: str, accept: str | None = None) -> float:
-        """GET a page once so a lazily built, cached page is not charged to the first client."""
+    def warm(self, path: str, accept: str | None = None, gzip: bool = False) -> float:
+        """GET a page once so a lazily built, cached page (or its gzipped copy) is not charged
+        to the first client."""
         start = time.perf_counter()
-        req = urllib.request.Request(self.url + path, headers={"Accept": accept} if accept else {})
+        headers = {"Accept": accept} if accept else {}
+        if gzip:
+            headers["Accept-Encoding"] = "gzip"
+        req = urllib.request.Request(self.url + path, headers=headers)
         with urllib.request.urlopen(req, timeout=600) as resp:
             while resp.read(1 << 20):
                 pass

@@ -38,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument("--log-file", type=Path, default=None, help="also append log lines to this file")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="run as root even when the mirror directory belongs to another user")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror = sub.add_parser("mirror", help="incremental sync (the first run is a full sync)")
+    p_mirror.add_argument("--reconcile", action="store_true",
+                          help="compare every project with the upstream's full listing, re-sync what differs, remove "
+                               "what it no longer has, and take its serial (also when it went backwards)")
     p_sync = sub.add_parser("sync", help="sync these projects now, whatever the change feed says")
     p_sync.add_argument("names", nargs="+", metavar="NAME")
     p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
@@ -70,7 +75,12 @@ def _load(path: Path) -> Config:
         raise ConfigError("", "", f"{path} did not exist: wrote a commented example there; review it, then run again") from None
 
 
+#: Commands that write the tree and take the lock (so do `verify --repair` / `--delete`).
+_WRITERS = ("mirror", "sync", "delete")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "check-config":  # judges PATH only: no example written, no logging, no mirror
         from mirror_tool.config.check import check_config
@@ -81,8 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return int(ExitCode.CONFIG)
+    if args.command != "status" and not args.allow_root:  # status writes nothing, not even a log line
+        from mirror_tool.rootcheck import refusal
+
+        refused = refusal(config.mirror.directory, PROG, argv)
+        if refused:
+            print(refused, file=sys.stderr)
+            return int(ExitCode.CONFIG)
     try:
-        setup_logging(debug=args.debug, log_file=args.log_file or config.mirror.log_file, console=sys.stderr)
+        log_file = None if args.command == "status" else args.log_file or config.mirror.log_file
+        setup_logging(debug=args.debug, log_file=log_file, console=sys.stderr)
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -104,7 +122,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
 
     if args.command == "status":
         return _status(config, as_json=args.json, live=args.live)
-    needs_lock = args.command in ("mirror", "sync", "delete") or (
+    needs_lock = args.command in _WRITERS or (
         args.command == "verify" and (args.repair or args.delete)
     )
     token = StopToken.after(config.mirror.global_timeout if args.command == "mirror" else None)
@@ -114,9 +132,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         lock.acquire()
     try:
         if args.command == "mirror":
-            from mirror_tool.engine.run import run_mirror
+            from mirror_tool.engine.run import FullCheck, run_mirror
 
-            return run_mirror(config, stop=token).exit_code
+            full_check = FullCheck() if args.reconcile else None
+            return run_mirror(config, stop=token, full_check=full_check).exit_code
         if args.command == "sync":
             from mirror_tool.engine.run import run_sync
 
@@ -154,6 +173,14 @@ def status_report(config: Config, *, live: bool = False) -> dict[str, Any]:
         "last_run_end": state.last_run_end,
         "todo": len(todo.projects) if todo else 0,
         "todo_target_serial": todo.target_serial if todo else None,
+        "todo_reconcile": bool(todo and todo.reconcile),
+        "upstream_regressed": None if state.regressed is None else {
+            "upstream_serial": state.regressed.upstream_serial,
+            "mirror_serial": state.regressed.mirror_serial,
+            "source": state.regressed.source,
+            "first_seen": state.regressed.first_seen,
+            "last_seen": state.regressed.last_seen,
+        },
         "stale": {
             name: {"expected_serial": e.expected_serial, "served_serial": e.served_serial, "first_seen": e.first_seen}
             for name, e in sorted(stale.items())
@@ -172,6 +199,8 @@ def _fmt_time(ts: float | None) -> str:
 
 
 def _status(config: Config, *, as_json: bool, live: bool) -> ExitCode:
+    from mirror_tool.fleet_status import fleet_lines
+
     report = status_report(config, live=live)
     if as_json:
         print(json.dumps(report, indent=2))
@@ -180,24 +209,16 @@ def _status(config: Config, *, as_json: bool, live: bool) -> ExitCode:
         print(f"directory:        {report['directory']}")
         print(f"mirror serial:    {serial if serial is not None else 'none (never synced)'}")
         print(f"upstream serial:  {report['upstream_serial']} ({report['upstream_lag_serials']} behind)")
-        print(f"kind:             {report['kind']}{' (a replica)' if report['kind'] == 'mirror' else ''}")
-        if report["kind"] == "mirror":
-            print(f"hub:              {report['hub'] or 'none answered yet'}"
-                  f"{' (last run used fallback-upstream)' if report['fallback'] else ''}")
-            if report["hub_error"]:
-                print(f"hub error:        {report['hub_error']}")
-            print(f"hub serial:       {report['hub_serial'] if report['hub_serial'] is not None else 'unknown'}"
-                  f" (read {_fmt_time(report['hub_read_at'])})")
-            seconds = report["hub_lag_seconds"]
-            print(f"lag behind hub:   {report['hub_lag_serials'] if report['hub_lag_serials'] is not None else '?'}"
-                  f" serials, {'?' if seconds is None else int(seconds)} seconds")
-        journal = report["journal"]
-        if journal and "error" not in journal:
-            print(f"change journal:   serial {journal['serial']}, complete since {journal['since']}, "
-                  f"{journal['segments']} segments, {journal['entries']} entries")
-        print(f"last exit code:   {report['last_exit_code'] if report['last_exit_code'] is not None else 'unknown'}")
+        regressed = report["upstream_regressed"]
+        if regressed is not None:
+            print(f"REGRESSED:        upstream serial {regressed['upstream_serial']} < mirror serial "
+                  f"{regressed['mirror_serial']} ({regressed['source']}), first seen {_fmt_time(regressed['first_seen'])}; "
+                  "nothing syncs until it catches up or `pypi-mirror mirror --reconcile` accepts it")
+        for line in fleet_lines(report, _fmt_time):
+            print(line)
         print(f"last success:     {_fmt_time(report['last_success'])}")
-        print(f"todo:             {report['todo']} projects")
+        reconciling = f" (reconciliation to serial {report['todo_target_serial']})" if report["todo_reconcile"] else ""
+        print(f"todo:             {report['todo']} projects{reconciling}")
         print(f"stale:            {len(report['stale'])} projects")
         for name, info in report["stale"].items():
             print(f"  {name}: expected serial {info['expected_serial']}, served {info['served_serial']}")

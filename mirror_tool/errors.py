@@ -50,6 +50,24 @@ class UpstreamUnreachable(MirrorError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class UpstreamRegressed(MirrorError):
+    """The upstream's serial is lower than the mirror's: following it would skip or undo changes.
+
+    The run publishes nothing; `pypi-mirror mirror --reconcile` accepts the upstream's serial."""
+
+    exit_code = ExitCode.REGRESSED
+
+    def __init__(self, upstream_serial: int, mirror_serial: int, source: str) -> None:
+        self.upstream_serial = upstream_serial
+        self.mirror_serial = mirror_serial
+        self.source = source
+        super().__init__(
+            f"Upstream serial went backwards: {source} says {upstream_serial}, the mirror is at {mirror_serial}; "
+            "nothing synced (a lagging CDN recovers by itself; after an upstream restore or switch run "
+            "`pypi-mirror mirror --reconcile`)"
+        )
+
+
 class StorageError(MirrorError):
     """Local storage failed (disk full, permission denied, read-only filesystem)."""
 

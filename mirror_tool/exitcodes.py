@@ -1,14 +1,14 @@
 """Exit codes shared by `pypi-mirror` and `pypi-mirror-run`.
 
 Cron, systemd and monitoring act on these numbers, so they are defined once and documented in
-README.md; never return a bare integer elsewhere.
+docs/design.md and docs/operations.md; never return a bare integer elsewhere.
 """
 
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit status; see the table in README.md."""
+    """Process exit status; see the table in docs/operations.md."""
 
     OK = 0
     FAILED = 1
@@ -18,6 +18,9 @@ class ExitCode(IntEnum):
     UNREACHABLE = 5
     TIMEOUT = 6
     STORAGE = 7
+    #: The upstream's serial is below the mirror's (restored from backup, another upstream behind
+    #: the URL, a lagging replica or CDN node): nothing was published from it.
+    REGRESSED = 8
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -27,6 +30,9 @@ PRECEDENCE: tuple[ExitCode, ...] = (
     ExitCode.CONFIG,
     ExitCode.LOCKED,
     ExitCode.UNREACHABLE,
+    # Like UNREACHABLE it is about the upstream and the run did no work because of it; it
+    # outranks a local storage error that can only come after it (writing state files).
+    ExitCode.REGRESSED,
     ExitCode.STORAGE,
     ExitCode.INTERRUPTED,
     ExitCode.TERMINATED,

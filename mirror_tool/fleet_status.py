@@ -11,7 +11,7 @@ asks the upstream anything.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from mirror_tool.config import Config
 from mirror_tool.errors import MirrorError
@@ -54,6 +54,28 @@ def fleet_report(config: Config, mirror_serial: int | None, upstream_serial: int
     return out
 
 
+def fleet_lines(report: dict[str, Any], when: Callable[[float | None], str]) -> list[str]:
+    """The fleet's lines of the text `status` (`when` formats a time)."""
+    lines = [f"kind:             {report['kind']}{' (a replica)' if report['kind'] == 'mirror' else ''}"]
+    if report["kind"] == "mirror":
+        lines.append(f"hub:              {report['hub'] or 'none answered yet'}"
+                     f"{' (last run used fallback-upstream)' if report['fallback'] else ''}")
+        if report["hub_error"]:
+            lines.append(f"hub error:        {report['hub_error']}")
+        serial = report["hub_serial"]
+        lines.append(f"hub serial:       {serial if serial is not None else 'unknown'} (read {when(report['hub_read_at'])})")
+        lag, seconds = report["hub_lag_serials"], report["hub_lag_seconds"]
+        lines.append(f"lag behind hub:   {'?' if lag is None else lag} serials, "
+                     f"{'?' if seconds is None else int(seconds)} seconds")
+    journal = report["journal"]
+    if journal and "error" not in journal:
+        lines.append(f"change journal:   serial {journal['serial']}, complete since {journal['since']}, "
+                     f"{journal['segments']} segments, {journal['entries']} entries")
+    code = report["last_exit_code"]
+    lines.append(f"last exit code:   {'unknown' if code is None else code}")
+    return lines
+
+
 def _live_upstream_serial(config: Config, out: dict[str, Any]) -> int:
     from mirror_tool.upstream.client import Upstream
 
@@ -91,4 +113,4 @@ def _journal(config: Config) -> dict[str, Any] | None:
             "since": head.since, "segments": len(segments), "entries": sum(s.entries for s in segments)}
 
 
-__all__ = ["fleet_report"]
+__all__ = ["fleet_lines", "fleet_report"]

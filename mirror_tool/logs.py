@@ -1,7 +1,9 @@
 """The one logging setup of both commands, and the terminal-only progress line.
 
 `pypi-mirror` logs to stderr (and to `--log-file` / `[mirror] log-file` when given);
-`pypi-mirror-run` logs to its `[wrapper] log-file`, or to stdout without one. Files are opened
+`pypi-mirror-run` logs to its `[wrapper] log-file`, or to stdout without one; started by hand on a
+terminal with a log file, it also shows its warnings, errors and summary there (`terminal`), so a
+person sees what happened (even "lock busy") while cron's output stays in the log. Files are opened
 with `WatchedFileHandler`: a run can straddle a logrotate, and the handler reopens the file when
 it was moved away instead of writing the rest of the run into the rotated copy. Every record is
 flushed as it is written, so the sync engine's lines stream into the same file in order.
@@ -19,8 +21,21 @@ from typing import TextIO
 FORMAT = "%(asctime)s %(levelname)s: %(message)s"
 
 
-def setup_logging(*, debug: bool = False, log_file: Path | None = None, console: TextIO | None = None) -> None:
-    """Route the root logger to `console` (a stream, or None) and `log_file` (appended).
+#: `log.info(..., extra=TERMINAL)` marks a line a person at a terminal should see (a summary).
+TERMINAL = {"terminal": True}
+
+
+class _ForTerminal(logging.Filter):
+    """Warnings and errors, and the lines logged with `extra=TERMINAL`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or bool(getattr(record, "terminal", False))
+
+
+def setup_logging(*, debug: bool = False, log_file: Path | None = None, console: TextIO | None = None,
+                  terminal: TextIO | None = None) -> None:
+    """Route the root logger to `console` (a stream, or None) and `log_file` (appended), and
+    the lines a person needs (warnings, errors, `TERMINAL` lines) to `terminal` (or None).
 
     DEBUG with `debug`, INFO otherwise. Replaces any handlers set before (tests call this more
     than once in one process). OSError when the log file cannot be opened.
@@ -38,6 +53,10 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None, console:
         handlers.append(WatchedFileHandler(log_file, encoding="utf-8"))
     if console is not None:
         handlers.append(logging.StreamHandler(console))
+    if terminal is not None:
+        shown = logging.StreamHandler(terminal)
+        shown.addFilter(_ForTerminal())
+        handlers.append(shown)
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)

@@ -76,6 +76,20 @@ def _object(data: bytes) -> dict[str, Any]:
 class Todo:
     target_serial: int
     projects: dict[str, int] = field(default_factory=dict)  # normalized name -> expected serial
+    #: A reconciliation that accepted `target_serial` as the mirror's new base (`mirror --reconcile`):
+    #: runs follow the upstream from it, and `status` becomes it once the work is done, even when lower.
+    reconcile: bool = False
+
+
+@dataclass
+class Regression:
+    """The upstream's serial was found below the mirror's (state.json `upstream_regressed`)."""
+
+    upstream_serial: int
+    mirror_serial: int
+    source: str
+    first_seen: float
+    last_seen: float
 
 
 @dataclass
@@ -86,6 +100,9 @@ class RunState:
     last_run_end: float | None = None
     last_reconcile: float | None = None
     failing: dict[str, str] = field(default_factory=dict)
+    #: Set by a run that refused to follow an upstream whose serial went backwards; cleared by
+    #: the next run that finds it caught up again, or by `mirror --reconcile`.
+    regressed: Regression | None = None
 
 
 @dataclass
@@ -132,12 +149,15 @@ class StateFiles:
     def read_todo(self) -> Todo | None:
         def parse(data: bytes) -> Todo:
             doc = _object(data)
-            return Todo(int(doc["target_serial"]), {str(k): int(v) for k, v in doc.get("projects", {}).items()})
+            return Todo(int(doc["target_serial"]), {str(k): int(v) for k, v in doc.get("projects", {}).items()},
+                        reconcile=doc.get("reconcile") is True)
 
         return load_document(self.todo, "todo", parse)
 
     def write_todo(self, todo: Todo) -> None:
-        doc = {"target_serial": todo.target_serial, "projects": dict(sorted(todo.projects.items()))}
+        doc: dict[str, Any] = {"target_serial": todo.target_serial, "projects": dict(sorted(todo.projects.items()))}
+        if todo.reconcile:
+            doc["reconcile"] = True
         save_document(self.todo, json.dumps(doc, separators=(",", ":")).encode())
 
     def clear_todo(self) -> None:
@@ -162,6 +182,11 @@ class StateFiles:
                 pass
             failing = doc.get("failing", {})
             state.failing = {str(k): str(v) for k, v in failing.items()} if isinstance(failing, dict) else {}
+            regressed = doc.get("upstream_regressed")
+            if isinstance(regressed, dict):
+                state.regressed = Regression(int(regressed["upstream_serial"]), int(regressed["mirror_serial"]),
+                                             str(regressed.get("source", "")), float(regressed["first_seen"]),
+                                             float(regressed.get("last_seen") or regressed["first_seen"]))
             return state
 
         return load_document(self.state_json, "run state", parse) or RunState()
@@ -174,6 +199,13 @@ class StateFiles:
             "last_run_end": state.last_run_end,
             "last_reconcile": state.last_reconcile,
             "failing": dict(sorted(state.failing.items())),
+            "upstream_regressed": None if state.regressed is None else {
+                "upstream_serial": state.regressed.upstream_serial,
+                "mirror_serial": state.regressed.mirror_serial,
+                "source": state.regressed.source,
+                "first_seen": state.regressed.first_seen,
+                "last_seen": state.regressed.last_seen,
+            },
         }
         save_document(self.state_json, json.dumps(doc, indent=1).encode())
 
@@ -227,4 +259,4 @@ class StateFiles:
             self.write_stale({k: v for k, v in stale.items() if k not in names})
 
 
-__all__ = ["GENERATION", "RunState", "StaleEntry", "StateFiles", "Todo", "load_document", "save_document"]
+__all__ = ["GENERATION", "Regression", "RunState", "StaleEntry", "StateFiles", "Todo", "load_document", "save_document"]

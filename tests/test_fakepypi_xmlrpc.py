@@ -179,3 +179,16 @@ def test_lazy_index_changelog_is_synthesised_below_the_corpus(fakepypi_factory) 
     assert doc["last_serial"] == 16 and doc["info"]["version"] == "1.0.0"
     wheel = doc["urls"][0]
     assert fetch(wheel["url"]).status == 200 and fetch(wheel["url"] + ".metadata").status == 200
+
+
+def test_lagging_feed_answers_as_of_an_older_serial(fakepypi: FakePyPI) -> None:
+    rpc = proxy(fakepypi)
+    last = fakepypi.last_serial
+    fakepypi.lag_xmlrpc(last - 2, calls=2)
+    assert rpc.changelog_last_serial() == last - 2
+    assert [r[4] for r in rpc.changelog_since_serial(last - 4)] == [last - 3, last - 2]
+    assert rpc.changelog_last_serial() == last  # the two lagging answers are spent
+    fakepypi.lag_xmlrpc(last - 1)
+    assert [rpc.changelog_last_serial() for _ in range(3)] == [last - 1] * 3
+    fakepypi.lag_xmlrpc(None)
+    assert rpc.changelog_since_serial(last - 1) == fakepypi.journal(last - 1)

@@ -182,7 +182,8 @@ MIRROR_KEYS: tuple[Key, ...] = (
         "changes the feed missed.",
         role_var="pypi_mirror_reconcile_interval", compat="ours"),
     Key("mirror", "stale-retries", Integer(0, 20), 3,
-        "Re-fetches of a project page whose serial is older than the change feed promised.",
+        "Re-fetches of a project page whose serial is older than the change feed promised; also how "
+        "often an upstream serial below the mirror's is asked again before the run stops (exit 8).",
         role_var="pypi_mirror_stale_retries", compat="ours"),
     Key("mirror", "stale-backoff", _S0, 0.5, "First wait between those re-fetches (doubles).",
         role_var="pypi_mirror_stale_backoff", compat="ours"),

@@ -1,19 +1,25 @@
 """What changed upstream since the mirror's cursor: XML-RPC changelog pages or a PEP 691 index diff.
 
-A no-change run costs one small `changelog_since_serial` call. The full `/simple/` index is only
-fetched when bootstrapping, reconciling, or when XML-RPC is unavailable (fault / 404 / forced).
+A no-change run costs one small `changelog_since_serial` call: it asks from one below the cursor,
+so an upstream that is not behind the mirror answers at least the change at the cursor, and only
+an empty answer costs a `changelog_last_serial` call for the serial guard (reconcile.py). The full
+`/simple/` index is only fetched when bootstrapping, reconciling, or when XML-RPC is unavailable
+(fault / 404 / forced); its serial meets the same guard.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from mirror_tool.errors import FeedUnavailable, UpstreamUnreachable
 from mirror_tool.index.read import IndexEntry
 from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.upstream.client import Upstream
+
+if TYPE_CHECKING:
+    from mirror_tool.engine.reconcile import SerialGuard
 
 log = logging.getLogger("mirror_tool.changefeed")
 
@@ -34,6 +40,10 @@ class Changes:
     floors: dict[str, int] = field(default_factory=dict)
     source: str = "xmlrpc"
     reconciled: bool = False
+    #: The upstream showed it has every change up to the cursor it was asked from.
+    reaches_cursor: bool = True
+    #: The serial the upstream reported as its own (the index's `_last-serial`); None: not asked.
+    upstream_serial: int | None = None
 
     def add(self, name: str, serial: int) -> None:
         if not is_valid_project_name(name):
@@ -47,20 +57,29 @@ class Changes:
 
 
 def changelog_since(upstream: Upstream, since: int) -> Changes:
-    """Every change after `since`, paging until upstream returns an empty page."""
-    changes = Changes(target_serial=since, source="xmlrpc")
+    """Every change after `since`, paging until upstream returns an empty page.
+
+    The first page is asked from `since - 1`: its row at `since` (already mirrored, skipped)
+    shows the upstream still has that change; an empty first page leaves `reaches_cursor` False.
+    """
+    changes = Changes(target_serial=since, source="xmlrpc", reaches_cursor=since <= 0)
     cursor = since
+    ask = since - 1 if since > 0 else since
     for _ in range(MAX_CHANGELOG_PAGES):
-        rows = upstream.changelog_since_serial(cursor)
+        rows = upstream.changelog_since_serial(ask)
         if not rows:
             break
         page_max = cursor
         for name, serial in rows:
+            if serial >= since:
+                changes.reaches_cursor = True
+            if serial <= since:
+                continue
             changes.add(name, serial)
             page_max = max(page_max, serial)
         if page_max <= cursor:
             break  # a page that does not advance would loop forever
-        cursor = page_max
+        cursor = ask = page_max
     changes.target_serial = cursor
     return changes
 
@@ -92,7 +111,8 @@ def index_diff(upstream: Upstream, local: dict[str, IndexEntry], base_serial: in
     Removed projects get expected serial 0: fetching them yields the 404 that removes them.
     """
     serial, listing = upstream.simple_index()
-    changes = Changes(target_serial=max(serial, base_serial), source="index", reconciled=True)
+    changes = Changes(target_serial=max(serial, base_serial), source="index", reconciled=True,
+                      upstream_serial=serial if serial > 0 else None)  # 0: an index without a serial
     seen: set[str] = set()
     for name, s in listing.items():
         if not is_valid_project_name(name):
@@ -117,13 +137,19 @@ def collect_changes(
     cursor: int,
     reconcile_due: bool,
     load_local: Callable[[], dict[str, IndexEntry]],
+    guard: "SerialGuard | None" = None,
 ) -> Changes:
-    """Changes after `cursor` from the configured feed, with automatic XML-RPC -> index fallback."""
+    """Changes after `cursor` from the configured feed, with automatic XML-RPC -> index fallback.
+
+    `guard`: checks every serial the upstream reports against the mirror's before anything is
+    synced (UpstreamRegressed when it is below)."""
     use_index = source == "index" or reconcile_due
     changes: Changes | None = None
     if source in ("auto", "xmlrpc"):
         try:
             changes = changelog_since(upstream, cursor)
+            if not changes.reaches_cursor and guard is not None:
+                guard.check(upstream.changelog_last_serial(), "the XML-RPC change feed", upstream.changelog_last_serial)
         except FeedUnavailable as exc:
             if source == "xmlrpc":
                 raise UpstreamUnreachable(f"XML-RPC unavailable and changelog-source = xmlrpc: {exc}") from exc
@@ -131,6 +157,8 @@ def collect_changes(
             use_index = True
     if use_index:
         diff = index_diff(upstream, load_local(), cursor)
+        if diff.upstream_serial is not None and guard is not None:
+            guard.check(diff.upstream_serial, "the /simple/ index")
         if changes is None:
             return diff
         for norm, serial in diff.projects.items():

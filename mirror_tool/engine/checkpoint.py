@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mirror_tool.config import Config
@@ -17,6 +18,7 @@ from mirror_tool.engine.publisher import Publisher
 from mirror_tool.engine.sync import Outcome
 from mirror_tool.errors import StorageError
 from mirror_tool.exitcodes import ExitCode
+from mirror_tool.pending import PendingJournal
 from mirror_tool.state import RunState, StaleEntry, StateFiles, Todo
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import open_storage
@@ -40,13 +42,15 @@ class Run:
         self.internal_stop = StopToken(stop.deadline)
         self.state = StateFiles(self.settings.directory)
         self.storage = storage if storage is not None else open_storage(self.settings)
-        self.publisher = Publisher(self.storage, self.settings)
+        self.journal = PendingJournal(self.settings.directory)
+        self.publisher = Publisher(self.storage, self.settings, self.journal)
         self.upstream: Upstream = open_upstream(self.settings, self.internal_stop)
         self.started = time.time()
         self.t0 = time.monotonic()
         self.old_status: int | None = None
         self.run_state = RunState()
         self.upstream_serial = 0
+        self.prior_todo: Todo | None = None  # as the last run left it
         self.todo: Todo | None = None
         self.floors: dict[str, int] = {}
         self.done: set[str] = set()
@@ -59,16 +63,21 @@ class Run:
         self.storage_error: StorageError | None = None
         self.checkpoint_cost = 0.0
         self.reconciled = False
+        #: The upstream's serial was checked against the mirror's this run (and not found lower).
+        self.serial_checked = False
         self._filters: FilterChain | None = None
         self._stale_before: dict[str, StaleEntry] | None = None
 
     def prepare(self) -> None:
-        """Directories, stray temporaries, and what the last run left (status, state.json)."""
+        """Directories, stray temporaries, what the last run left (status, state.json, todo), and
+        the deletions and stored files a killed run left on the pending journal."""
         self.state.prepare()
         self.storage.prepare()
         self.old_status = self.state.read_status()
         self.run_state = self.state.read_run_state()
         self.upstream_serial = self.run_state.upstream_serial
+        self.prior_todo = self.state.read_todo()
+        self.publisher.recover(set(self.prior_todo.projects) if self.prior_todo else set())
 
     @property
     def filters(self) -> "FilterChain":
@@ -148,10 +157,16 @@ class Run:
             self.publisher.withdraw(removed, delete_files=self.settings.delete_packages and self.settings.release_files)
             status = self.compute_status()
             self.publisher.commit(status)  # everything published so far is durable from here
+            rebase = self.todo is not None and self.todo.reconcile
+            if rebase and status != self.old_status:
+                # The end of a reconciliation: `status` first, so that a kill before `todo` goes
+                # leaves a todo that still says where the mirror's serial comes from.
+                self.state.write_status(status)
+                self.old_status = status
             if self.todo is not None:
                 remaining = {n: s for n, s in self.todo.projects.items() if n not in self.done}
                 if remaining:
-                    self.state.write_todo(Todo(self.todo.target_serial, remaining))
+                    self.state.write_todo(replace(self.todo, projects=remaining))
                 else:
                     self.state.clear_todo()
             if (self.old_status is None and self.todo is not None) or (self.old_status is not None and status > self.old_status):
@@ -161,11 +176,13 @@ class Run:
             self.storage_failure(exc)
 
     def compute_status(self) -> int:
-        """Highest serial S with every change <= S on disk."""
+        """Highest serial S with every change <= S on disk (a reconciliation: its serial once done)."""
         old = self.old_status or 0
         if self.todo is None:
             return old
         remaining = [n for n in self.todo.projects if n not in self.done]
+        if self.todo.reconcile:
+            return old if remaining else self.todo.target_serial
         if not remaining:
             return max(old, self.todo.target_serial)
         bound = min(self.floors.get(n, old + 1) - 1 for n in remaining)

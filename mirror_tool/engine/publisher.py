@@ -7,12 +7,17 @@ The order is the invariant that keeps every link valid at every instant, whateve
    are replaced; the files the new pages no longer list are noted.
 2. `withdraw`: projects leave the root index; their pages and files are noted for removal.
 3. `commit`: the root index is written, withdrawn projects' pages and JSON copies are removed,
-   everything is flushed, and only then are the noted files deleted. A crash before the deletions
-   leaves orphans (`verify --delete` finds them), never a page pointing at a missing file. When
-   `commit` returns, what was published is durable: the caller may record `todo` and `status`.
+   everything is flushed, and only then are the noted files deleted. When `commit` returns, what
+   was published is durable: the caller may record `todo` and `status`.
 
-The change journal (`web/changes/`, engine/journal.py) is written in the same order: its entries
-before the flush, together with the pages they name; its head after it.
+With a `PendingJournal` (pending.py) a crash leaves no orphans for long: the deletions are on
+record (fsynced) before the pages that drop them are written, the files a sync stored are on
+record before it stored them, and `recover` (at the start of the next run) finishes both.
+Without one, a crash before the deletions leaves orphans for `verify --delete`; never a page
+pointing at a missing file either way.
+
+The change journal replicas follow (`web/changes/`, engine/journal.py) is written in the same
+order: its entries before the flush, together with the pages they name; its head after it.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable
 
+from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
 from mirror_tool.engine.journal import JournalWriter
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
-from mirror_tool.index.read import IndexEntry, read_project, read_root_index
+from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index
+from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
 from mirror_tool.storage.base import Storage
@@ -47,18 +54,22 @@ class Removed:
 class Publisher:
     """Publishes into `storage` with the page formats and links `settings` ask for."""
 
-    def __init__(self, storage: Storage, settings: MirrorSettings) -> None:
+    def __init__(self, storage: Storage, settings: MirrorSettings, journal: PendingJournal | None = None) -> None:
         self.storage = storage
         self.settings = settings
+        self.journal = journal
         self._index: dict[str, IndexEntry] | None = None
         self._index_serial: int | None = None
         self._index_dirty = False
         self._unflushed = False
         self._withdrawn: list[str] = []
-        self._doomed: dict[str, None] = {}  # file keys to delete at the next commit (ordered set)
+        self._doomed: dict[str, str] = {}  # file key -> its project ("": none), deleted at the next commit
+        self._journaled: set[str] = set()  # keys the deletions journal holds
+        self._settled: set[str] = set()  # projects whose pending-files records go after the next commit
         #: Anything was published or removed (`last-modified` is due).
         self.changed = False
-        self.journal = JournalWriter(storage, settings.journal_retention)
+        #: The change journal under `web/changes/` (not the pending-files `journal`).
+        self.changes = JournalWriter(storage, settings.journal_retention)
 
     # -- the root index ----------------------------------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
@@ -93,28 +104,51 @@ class Publisher:
             return {}
         if new_files:
             self.storage.flush()
+        prune = self.settings.delete_packages if prune is None else prune
+        noted = {p.normalized: self.journal.files(p.normalized) if self.journal is not None else set() for p in projects}
+        drops = {p.normalized: self._drops(p, prune, noted[p.normalized]) for p in projects}
+        self._write_journal({key: norm for norm, keys_ in drops.items() for key in keys_})
+        crashpoint.reached("pages-publishing")
         failed: dict[str, str] = {}
         self._unflushed = True
         for project in projects:
+            norm = project.normalized
             try:
-                self._write_project(
-                    project,
-                    (drop_from_copies or {}).get(project.normalized),
-                    self.settings.delete_packages if prune is None else prune,
-                )
+                self._write_project(project, (drop_from_copies or {}).get(norm))
             except ProjectError as exc:
-                failed[project.normalized] = str(exc)
+                failed[norm] = str(exc)
                 continue
-            self.index()[project.normalized] = IndexEntry(project.name, project.serial)
-            self.journal.record(project.name)
+            self._doomed.update(dict.fromkeys(drops[norm], norm))
+            if noted[norm]:
+                self._settled.add(norm)
+            self.index()[norm] = IndexEntry(project.name, project.serial)
+            self.changes.record(project.name)
             self._index_dirty = True
             self.changed = True
         return failed
 
-    def _write_project(self, project: Project, drop_from_copies: set[str] | None, prune: bool) -> None:
+    def _drops(self, project: Project, prune: bool, noted: set[str]) -> set[str]:
+        """Keys to delete once `project`'s new pages are durable: what its old page listed and the
+        new one does not (`prune`), and what a sync `noted` in the journal that neither lists."""
         settings = self.settings
         norm = project.normalized
-        old = read_project(self.storage, norm, settings.root_uri) if prune else None
+        prune = prune and settings.release_files
+        if not prune and not noted:
+            return set()
+        old = read_project(self.storage, norm, settings.root_uri)
+        keep = _listed(project)
+        drops = set()
+        if prune and old is not None:
+            for f in old.files:
+                if f.key and f.key not in keep:
+                    drops.add(f.key)
+                    if keys.metadata(f.key) not in keep:
+                        drops.add(keys.metadata(f.key))
+        return drops | (noted - keep - _listed(old))
+
+    def _write_project(self, project: Project, drop_from_copies: set[str] | None) -> None:
+        settings = self.settings
+        norm = project.normalized
         links = {"release_files": settings.release_files, "root_uri": settings.root_uri}
         copies = keys.json_copies(norm)
         if drop_from_copies is not None:
@@ -124,7 +158,7 @@ class Publisher:
                 if edited is not None:
                     self.storage.write(key, edited, "application/json")
         elif settings.json and project.raw_json is not None:
-            blob = render.json_copy(project.raw_json, project.files, **links)
+            blob = render.json_copy(project.raw_json, project.files, versions=project.versions, **links)
             for key in copies:
                 self.storage.write(key, blob, "application/json")
         fmt = settings.simple_format
@@ -140,13 +174,6 @@ class Publisher:
             unwanted += copies
         for key in unwanted:
             self._remove_quietly(key)
-        if old is not None and settings.release_files:
-            keep = {f.key for f in project.files if f.key} | {keys.metadata(f.key) for f in project.files if f.key and f.has_metadata}
-            for f in old.files:
-                if f.key and f.key not in keep:
-                    self._doomed[f.key] = None
-                    if keys.metadata(f.key) not in keep:
-                        self._doomed[keys.metadata(f.key)] = None
 
     # -- 2. removals ---------------------------------------------------------------------------------
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
@@ -155,24 +182,81 @@ class Publisher:
             entry = self.index().pop(norm, None)
             if entry is not None:
                 self._index_dirty = True
-            self.journal.record(entry.name if entry is not None else norm)
-            if delete_files:
-                old = read_project(self.storage, norm, self.settings.root_uri)
-                for f in old.files if old else ():
-                    if f.key:
-                        self._doomed[f.key] = None
-                        self._doomed[keys.metadata(f.key)] = None
+            self.changes.record(entry.name if entry is not None else norm)
+            noted = self.journal.files(norm) if self.journal is not None else set()
+            old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
+            for f in old.files if old and delete_files else ():
+                if f.key:
+                    self._doomed[f.key] = norm
+                    self._doomed[keys.metadata(f.key)] = norm
+            self._doomed.update(dict.fromkeys(noted - _listed(old), norm))
+            if noted:
+                self._settled.add(norm)
             self._withdrawn.append(norm)
 
     def discard(self, file_keys: Iterable[str]) -> None:
         """Delete files no page lists (orphans) at the next commit."""
         for key in file_keys:
-            self._doomed[key] = None
+            self._doomed[key] = ""
+
+    # -- crash recovery --------------------------------------------------------------------------
+    def recover(self, queued: set[str]) -> Removed:
+        """Finish what a killed run left in the journal: delete each noted key that no page of its
+        project lists now (every page format counts: a kill may have left them disagreeing).
+        Records of `queued` projects (still in `todo`) wait for their re-sync's publish."""
+        if self.journal is None:
+            return Removed()
+        self.journal.clear_temporaries()
+        deletions = self.journal.read_deletions()
+        records = [norm for norm in self.journal.projects() if norm not in queued]
+        if not deletions and not records:
+            return Removed()
+        listed: dict[str, set[str]] = {}
+        noted = [(key, norm) for key, norm in deletions.items()]
+        noted += [(key, norm) for norm in records for key in self.journal.files(norm)]
+        for key, norm in noted:
+            # Only release files: the journal is a file beside the tree, not a list of pages to remove.
+            if key.startswith(keys.PACKAGES) and keys.is_safe(key) and key not in self._listed_anywhere(norm, listed):
+                self._doomed[key] = norm
+        self._journaled = set(deletions)  # the journal on disk is cleared by the commit below
+        self._settled.update(records)
+        removed = self.commit()
+        log.info("Finished what an interrupted run left: deleted %d files no page lists (%d bytes)",
+                 len(removed.files), removed.bytes)
+        return removed
+
+    def _listed_anywhere(self, norm: str, cache: dict[str, set[str]]) -> set[str]:
+        """Keys (and `.metadata` siblings) that any of `norm`'s pages lists."""
+        if norm not in cache:
+            found: set[str] = set()
+            for name in keys.PAGE_NAMES if norm else ():
+                raw = self.storage.read(keys.project_page(norm, name))
+                if raw is None:
+                    continue
+                root_uri = self.settings.root_uri
+                page = (parse_json_page(raw, norm, root_uri) if name == keys.JSON_PAGE
+                        else parse_html_page(raw.decode("utf-8", "replace"), norm, root_uri))
+                for f in page.files if page else ():
+                    if f.key:
+                        found |= {f.key, keys.metadata(f.key)}
+            cache[norm] = found
+        return cache[norm]
+
+    def _write_journal(self, planned: dict[str, str] | None = None) -> None:
+        """Put the deletions decided so far (and `planned` ones) on record before any page that
+        drops them is written or removed."""
+        if self.journal is None:
+            return
+        pending = {**self._doomed, **(planned or {})}
+        if pending and not pending.keys() <= self._journaled:
+            self.journal.write_deletions(pending)
+            self._journaled = set(pending)
 
     # -- 3. commit -----------------------------------------------------------------------------------
     def commit(self, serial: int | None = None) -> Removed:
         """Root index (carrying `serial`; None keeps the published one), withdrawn pages, flush,
         then the file deletions. Returns what was deleted."""
+        self._write_journal()
         if self._index is not None and (self._index_dirty or not self._root_exists()):
             self._write_root(serial if serial is not None else self._index_serial or 0)
             self._index_dirty = False
@@ -185,12 +269,14 @@ class Publisher:
                 self.storage.remove(info.key)
             log.info("Removed package %s", norm)
             self.changed = True
-        if self.journal.stage():  # entries before the flush: durable with the pages they name
+        if self.changes.stage():  # entries before the flush: durable with the pages they name
             self._unflushed = True
         if self._unflushed or self._doomed:
             self.storage.flush()  # pages durable before the files they dropped go, and before `status`
             self._unflushed = False
-        self.journal.publish(serial)  # the head never names a serial whose pages are not durable
+        self.changes.publish(serial)  # the head never names a serial whose pages are not durable
+        if self._doomed:
+            crashpoint.reached("files-deleting")
         doomed, self._doomed = list(self._doomed), {}
         removed = Removed()
         for key in doomed:
@@ -204,6 +290,12 @@ class Publisher:
                 log.warning("%s", exc)
         if removed.files:
             self.changed = True
+        if self.journal is not None:
+            if self._journaled:
+                self.journal.clear_deletions()
+                self._journaled = set()
+            settled, self._settled = self._settled, set()
+            self.journal.forget_files(settled)
         return removed
 
     def _write_root(self, serial: int) -> None:
@@ -234,6 +326,17 @@ class Publisher:
         """`web/last-modified`: when this mirror's tree last changed (bandersnatch's stamp format)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H:%M:%S")
         self.storage.write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain")
+
+
+def _listed(page: Project | None) -> set[str]:
+    """Keys a page lists: its stored files and the `.metadata` siblings it advertises."""
+    found: set[str] = set()
+    for f in page.files if page is not None else ():
+        if f.key:
+            found.add(f.key)
+            if f.has_metadata:
+                found.add(keys.metadata(f.key))
+    return found
 
 
 def _unwanted_pages(fmt: str) -> tuple[str, ...]:

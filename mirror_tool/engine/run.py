@@ -18,12 +18,13 @@ from typing import Callable
 from mirror_tool.config import Config
 from mirror_tool.engine.changefeed import Changes, collect_changes, full_listing
 from mirror_tool.engine.checkpoint import Run
+from mirror_tool.engine.reconcile import FullCheck, SerialGuard, full_diff
 from mirror_tool.engine.sync import Outcome, SyncContext
-from mirror_tool.errors import MirrorError, StorageError, UpstreamUnreachable
+from mirror_tool.errors import MirrorError, StorageError, UpstreamRegressed, UpstreamUnreachable
 from mirror_tool.exitcodes import ExitCode, most_urgent
 from mirror_tool.logs import Progress
 from mirror_tool.names import check_project_name
-from mirror_tool.state import Todo
+from mirror_tool.state import Regression, RunState, Todo
 from mirror_tool.stop import StopToken
 from mirror_tool.storage.base import Storage
 
@@ -43,34 +44,97 @@ class SyncResult:
     files_downloaded: int = 0
     bytes_downloaded: int = 0
     seconds: float = 0.0
+    #: The upstream's serial was below the mirror's (exit 8; `upstream_serial` is the upstream's).
+    regressed: bool = False
 
 
-def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storage | None = None) -> SyncResult:
+def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storage | None = None,
+               full_check: FullCheck | None = None) -> SyncResult:
     """Incremental sync (the first run is a full sync); see the module docstring.
 
-    `storage`: where the tree lives (default: the filesystem below `<directory>/web`)."""
+    `storage`: where the tree lives (default: the filesystem below `<directory>/web`).
+    `full_check`: diff the whole tree against the upstream's full listing and accept its serial
+    (`mirror --reconcile`; reconcile.py)."""
     run = Run(config, stop or StopToken(), storage)
-    if config.mirror.upstream_kind == "mirror":
+    if config.mirror.upstream_kind == "mirror" and full_check is None:
         from mirror_tool.engine.replica import follow_hub
 
         return follow_hub(run, _mirror)
-    return _mirror(run, upstream_changes)
+    return _mirror(run, lambda run, todo: _changes(run, todo, full_check), full_check)
 
 
 def upstream_changes(run: Run, todo: Todo | None) -> Changes:
-    """What changed on a PyPI upstream: the whole listing on the first run, else the feed
-    (with the index diff when reconciliation is due)."""
+    """What changed on a PyPI upstream (a replica's fallback): the first full listing, or the
+    feed after the cursor."""
+    return _changes(run, todo, None)
+
+
+def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes], full_check: FullCheck | None = None) -> SyncResult:
+    """One incremental run: `find_changes` says what changed (the PyPI feed, or a hub's journal)."""
+    try:
+        run.prepare()
+        todo = run.prior_todo
+        changes = find_changes(run, todo)
+        run.serial_checked = True
+        run.reconciled = changes.reconciled
+        rebase = full_check is not None or (todo is not None and todo.reconcile)
+        # A reconciliation takes the upstream's serial as it is, even below the mirror's.
+        run.upstream_serial = changes.target_serial if rebase else max(run.upstream_serial, changes.target_serial)
+        admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}
+        work = dict(todo.projects) if todo and full_check is None else {}  # a full check re-queues todo itself
+        carried_floor = (run.old_status or 0) + 1
+        for name in work:
+            run.floors[name] = carried_floor
+        for name, serial in admitted.items():
+            work[name] = max(work.get(name, 0), serial)
+            floor = changes.floors.get(name, serial)
+            run.floors[name] = min(run.floors.get(name, floor), floor)
+        if rebase:
+            target = changes.target_serial if full_check is not None else max(changes.target_serial, todo.target_serial)
+        else:
+            target = max(changes.target_serial, todo.target_serial if todo else 0, run.old_status or 0)
+        run.todo = Todo(target, work, reconcile=rebase)
+        if work:
+            run.state.write_todo(run.todo)
+            log.info("%d projects to sync up to serial %d", len(work), target)
+        if run.old_status is None and not work:
+            run.publisher.index()  # first run against an empty upstream: still publish an index
+        if work:
+            execute(run, work)
+        else:
+            run.checkpoint()
+        return finish(run, feed_error=None)
+    except (UpstreamUnreachable, UpstreamRegressed) as exc:
+        log.error("%s", exc)
+        return finish(run, feed_error=exc)
+    except StorageError as exc:
+        run.storage_failure(exc)
+        return finish(run, feed_error=exc)
+
+
+def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Changes:
+    """What this run syncs: the full diff (`full_check`), the first full listing, or the changes
+    after the cursor, checked by the serial guard (UpstreamRegressed before anything is synced)."""
     settings = run.settings
+    if full_check is not None:
+        log.info("Full %s: comparing every project with the upstream's full listing", full_check.label)
+        return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
+                         every_project=full_check.every_project, also=todo.projects if todo else ())
     if run.old_status is None and todo is None:
         log.info("No mirror serial yet: full sync")
         return full_listing(run.upstream, settings.changelog_source)
-    cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
+    if todo is not None and todo.reconcile:
+        cursor = todo.target_serial  # a reconciliation in progress: the accepted serial counts
+    else:
+        cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
+    guard = SerialGuard(cursor, run.internal_stop, rechecks=settings.stale_retries, backoff=settings.stale_backoff)
     return collect_changes(
         run.upstream,
         source=settings.changelog_source,
         cursor=cursor,
         reconcile_due=reconcile_due(run),
         load_local=run.publisher.index,
+        guard=guard,
     )
 
 
@@ -83,49 +147,12 @@ def reconcile_due(run: Run) -> bool:
     return interval == 0 or (last is not None and time.time() - last >= interval)
 
 
-def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes]) -> SyncResult:
-    """One incremental run: `find_changes` says what changed (the PyPI feed, or a hub's journal)."""
-    try:
-        run.prepare()
-        todo = run.state.read_todo()
-        changes = find_changes(run, todo)
-        run.reconciled = changes.reconciled
-        run.upstream_serial = max(run.upstream_serial, changes.target_serial)
-        admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}
-        work = dict(todo.projects) if todo else {}
-        carried_floor = (run.old_status or 0) + 1
-        for name in work:
-            run.floors[name] = carried_floor
-        for name, serial in admitted.items():
-            work[name] = max(work.get(name, 0), serial)
-            floor = changes.floors.get(name, serial)
-            run.floors[name] = min(run.floors.get(name, floor), floor)
-        target = max(changes.target_serial, todo.target_serial if todo else 0, run.old_status or 0)
-        run.todo = Todo(target, work)
-        if work:
-            run.state.write_todo(run.todo)
-            log.info("%d projects to sync up to serial %d", len(work), target)
-        if run.old_status is None and not work:
-            run.publisher.index()  # first run against an empty upstream: still publish an index
-        if work:
-            execute(run, work)
-        else:
-            run.checkpoint()
-        return finish(run, feed_error=None)
-    except UpstreamUnreachable as exc:
-        log.error("%s", exc)
-        return finish(run, feed_error=exc)
-    except StorageError as exc:
-        run.storage_failure(exc)
-        return finish(run, feed_error=exc)
-
-
 def run_sync(config: Config, names: list[str], *, stop: StopToken | None = None, storage: Storage | None = None) -> SyncResult:
     """Sync these projects now, checking each against the serial the feed promised for it."""
     run = Run(config, stop or StopToken(), storage)
     try:
         run.prepare()
-        run.todo = run.state.read_todo()
+        run.todo = run.prior_todo
         stale_before = run.previous_stale()
         if run.todo is not None:
             carried_floor = (run.old_status or 0) + 1
@@ -162,7 +189,8 @@ def execute(run: Run, work: dict[str, int]) -> None:
     names = sorted(work)
     progress = Progress(len(names))
     last_checkpoint = time.monotonic()
-    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters, stop=run.internal_stop)
+    ctx = SyncContext(settings=settings, storage=run.storage, upstream=run.upstream, filters=run.filters,
+                      stop=run.internal_stop, pending=run.journal)
     processes = choose_processes(settings.worker_mode, workers, len(names))
     log.debug("syncing %d projects on %d worker %s", len(names), workers, "processes" if processes else "threads")
     pool = start_workers(ctx, workers, processes)
@@ -264,6 +292,9 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
                     state.last_success = state.last_run_end
                 if run.reconciled or state.last_reconcile is None:
                     state.last_reconcile = run.started
+                if run.todo is not None and run.todo.reconcile:
+                    state.upstream_serial = run.upstream_serial  # the accepted upstream's, even if lower
+                _note_regression(state, feed_error, cleared=run.serial_checked)
                 run.state.write_run_state(state)
             if run.publisher.changed:
                 run.publisher.touch_last_modified()
@@ -272,10 +303,12 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
         code = most_urgent(code, ExitCode.STORAGE)
     run.upstream.close()
     stats = run.upstream.stats
+    regressed = isinstance(feed_error, UpstreamRegressed)
     result = SyncResult(
         exit_code=code,
         mirror_serial=status,
-        upstream_serial=max(run.upstream_serial, status),
+        upstream_serial=feed_error.upstream_serial if isinstance(feed_error, UpstreamRegressed) else max(run.upstream_serial, status),
+        regressed=regressed,
         synced=sorted(set(run.synced)),
         failed=dict(sorted(run.failed.items())),
         stale=sorted(relevant_stale),
@@ -290,4 +323,15 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
     return result
 
 
-__all__ = ["SyncResult", "run_mirror", "run_sync"]
+def _note_regression(state: RunState, error: MirrorError | None, *, cleared: bool) -> None:
+    """state.json `upstream_regressed`: set (keeping when it was first seen) by a run the serial
+    guard stopped; cleared by a run that got past the guard."""
+    if isinstance(error, UpstreamRegressed):
+        now = time.time()
+        first = state.regressed.first_seen if state.regressed is not None else now
+        state.regressed = Regression(error.upstream_serial, error.mirror_serial, error.source, first, now)
+    elif cleared:
+        state.regressed = None
+
+
+__all__ = ["FullCheck", "SyncResult", "run_mirror", "run_sync"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError, StorageError, UnsafeName
 from mirror_tool.exitcodes import ExitCode
@@ -24,6 +25,7 @@ from mirror_tool.upstream.client import Stopped, Upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
+    from mirror_tool.pending import PendingJournal
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -52,6 +54,8 @@ class SyncContext:
     upstream: Upstream
     filters: "FilterChain"
     stop: StopToken
+    #: Where a sync notes the keys it may store before storing any (crash recovery; pending.py).
+    pending: "PendingJournal | None" = None
 
 
 def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
@@ -83,7 +87,7 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
         admitted = ctx.filters.filter_project(answer.project)
-        files = _stored_files(ctx, _keyed(norm, admitted.files))
+        files = _stored_files(ctx, norm, _keyed(norm, admitted.files))
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)
         project = replace(
@@ -117,7 +121,21 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
     return sorted(out.values(), key=lambda f: f.filename)
 
 
-def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFile]:
+class _Noter:
+    """Notes the project's keys in the pending journal once, before its first object is stored."""
+
+    def __init__(self, ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> None:
+        self._pending = ctx.pending
+        self._norm = norm
+        self._keys = [k for f in files if f.key for k in ((f.key, keys.metadata(f.key)) if f.metadata_sha256 else (f.key,))]
+
+    def __call__(self) -> None:
+        if self._pending is not None:
+            self._pending.note_files(self._norm, self._keys)
+            self._pending = None
+
+
+def _stored_files(ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> list[ReleaseFile]:
     """Download missing files and advertised `.metadata` siblings, one after the other.
 
     The project's worker fetches its own files on its own keep-alive connection: concurrency comes
@@ -128,21 +146,22 @@ def _stored_files(ctx: SyncContext, files: list[ReleaseFile]) -> list[ReleaseFil
     """
     if not ctx.settings.release_files:
         return files
+    note = _Noter(ctx, norm, files)
     out = []
     for f in files:
         assert f.key is not None
-        size = _ensure_file(ctx, f)
+        size = _ensure_file(ctx, f, note)
         has_metadata = False
         if f.metadata_sha256:
             try:
-                has_metadata = _ensure_metadata(ctx, f, f.key)
+                has_metadata = _ensure_metadata(ctx, f, f.key, note)
             except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
                 log.warning("%s", exc)
         out.append(replace(f, has_metadata=has_metadata, size=f.size if f.size is not None else size))
     return out
 
 
-def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
+def _ensure_file(ctx: SyncContext, f: ReleaseFile, note: Callable[[], None]) -> int | None:
     """Store `f` unless an identical copy is there; its size on disk."""
     if ctx.stop.stopped:
         raise Stopped()
@@ -158,10 +177,13 @@ def _ensure_file(ctx: SyncContext, f: ReleaseFile) -> int | None:
                 return info.size
         elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
             return info.size
-    return ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    note()
+    size = ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    crashpoint.reached("file-committed")
+    return size
 
 
-def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
+def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str, note: Callable[[], None]) -> bool:
     """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
     the promised one: wheel_metadata.py says why), or downloaded."""
     import hashlib
@@ -179,6 +201,7 @@ def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str) -> bool:
     if reader is not None:
         with reader:
             data = read_core_metadata(reader)
+    note()
     if data is not None and hashlib.sha256(data).hexdigest() == sha:
         staged = storage.stage(key, len(data))
         try:

@@ -104,13 +104,31 @@ def root_json(projects: Mapping[str, IndexEntry], serial: int) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
 
-def json_copy(raw_json: bytes, files: Iterable[ReleaseFile], *, root_uri: str, release_files: bool) -> bytes:
-    """The upstream project JSON with the URLs of mirrored files pointing at `/packages/...`."""
+def json_copy(raw_json: bytes, files: Iterable[ReleaseFile], *, root_uri: str, release_files: bool,
+              versions: Iterable[str] | None = None) -> bytes:
+    """The upstream project JSON holding only what the mirror publishes: the entries of `files`
+    (those it admitted and did not refuse), with their URLs pointing at `/packages/...` when it
+    stores them; `releases` keeps only `versions` (when given) and drops a release whose files
+    were all left out."""
     doc = json.loads(raw_json)
-    if release_files:
-        base = root_uri.rstrip("/") if root_uri else ""
-        mirror_urls = {f.url: f"{base}/{f.key}" for f in files if f.key}
-        _edit_file_lists(doc, lambda items: [_with_url(item, mirror_urls) for item in items])
+    files = list(files)
+    kept = {(f.filename, f.url) for f in files}
+    base = root_uri.rstrip("/") if root_uri else ""
+    mirror_urls = {f.url: f"{base}/{f.key}" for f in files if f.key} if release_files else {}
+    releases = doc.get("releases") if isinstance(doc, dict) else None
+    had_files = {v for v, fl in releases.items() if fl} if isinstance(releases, dict) else set()
+
+    def edit(items: list[Any]) -> list[Any]:
+        out = [item for item in items if isinstance(item, dict) and (item.get("filename"), item.get("url")) in kept]
+        return [_with_url(item, mirror_urls) for item in out]
+
+    _edit_file_lists(doc, edit)
+    if isinstance(releases, dict):
+        allowed = set(versions) if versions is not None else None
+        doc["releases"] = {
+            v: fl for v, fl in doc["releases"].items()
+            if (allowed is None or v in allowed) and (fl or v not in had_files)
+        }
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
 

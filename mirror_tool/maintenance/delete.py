@@ -24,6 +24,7 @@ from mirror_tool.exitcodes import ExitCode
 from mirror_tool.index.read import read_html_page, read_project
 from mirror_tool.maintenance.inspect import PROJECT_KINDS, Problem, ProjectCheck, VerifyReport
 from mirror_tool.names import is_valid_project_name, normalize
+from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.state import StateFiles
 from mirror_tool.storage import keys, open_storage
@@ -45,7 +46,8 @@ class TreeEditor:
     def __init__(self, config: Config, storage: Storage | None = None) -> None:
         self.config = config
         self.storage = storage if storage is not None else open_storage(config.mirror)
-        self.publisher = Publisher(self.storage, config.mirror)
+        # With the journal, a kill between an edit's pages and its deletions is finished by the next run.
+        self.publisher = Publisher(self.storage, config.mirror, PendingJournal(config.directory))
         self.state = StateFiles(config.directory)
 
     def commit(self) -> tuple[list[str], int]:

@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from mirror_tool.errors import FeedUnavailable, ProjectError, UpstreamUnreachable
 from mirror_tool.index import journal as fmt
@@ -147,13 +147,30 @@ class HubUpstream(Upstream):
     project_json = project
 
     def _json_copy(self, normalized: str) -> bytes | None:
+        """The hub's JSON API copy, its file URLs made absolute like the page's (the publisher
+        keeps the entries whose URL is a file it stored, and points them at its own tree)."""
         path = f"/pypi/{quote(normalized, safe='')}/json"
-        status, _headers, body, _ = self._fetch(self.master + path, {"Accept": "application/json"})
-        if status == 200:
-            return body
-        if status != 404:
-            raise ProjectError(f"GET {self.master}{path}: HTTP {status}")
-        return None
+        url = self.master + path
+        status, _headers, body, _ = self._fetch(url, {"Accept": "application/json"})
+        if status == 404:
+            return None
+        if status != 200:
+            raise ProjectError(f"GET {url}: HTTP {status}")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise ProjectError(f"GET {url}: invalid JSON") from None
+        if not isinstance(doc, dict):
+            raise ProjectError(f"GET {url}: JSON is not an object")
+        releases = doc.get("releases")
+        lists = list(releases.values()) if isinstance(releases, dict) else []
+        if isinstance(doc.get("urls"), list):
+            lists.append(doc["urls"])
+        for items in lists:
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict) and isinstance(item.get("url"), str):
+                    item["url"] = urljoin(url, item["url"])
+        return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
 
 def _normalized(name: str) -> str:

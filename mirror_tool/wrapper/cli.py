@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Sync the mirror, PURGE stale CDN pages, retry them, write metrics (one cron run).",
     )
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="run as root even when the mirror directory belongs to another user")
     return parser.parse_args(argv)
 
 
@@ -51,6 +53,7 @@ def _write_example(path: str) -> int:
 
 def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
     """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one line
@@ -69,8 +72,17 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return int(exc.exit_code)
 
+    if not args.allow_root:
+        from mirror_tool.rootcheck import refusal
+
+        refused = refusal(config.mirror.directory, PROG, argv)
+        if refused:
+            print(refused, file=sys.stderr)
+            return int(ExitCode.CONFIG)
+    # By hand on a terminal: the log file gets everything, the terminal what a person must see.
+    terminal = sys.stdout if settings.log_file and _is_terminal(sys.stdout) else None
     try:
-        setup_logging(log_file=settings.log_file, console=None if settings.log_file else sys.stdout)
+        setup_logging(log_file=settings.log_file, console=None if settings.log_file else sys.stdout, terminal=terminal)
     except OSError as exc:
         print(f"{PROG}: cannot open log file {settings.log_file}: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.STORAGE)
@@ -91,6 +103,13 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
     finally:
         lock.release()
         logging.shutdown()
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from mirror_tool.config import Config
 from mirror_tool.errors import MirrorError, StorageError
 from mirror_tool.exitcodes import ExitCode, most_urgent
+from mirror_tool.logs import TERMINAL
 from mirror_tool.engine.run import SyncResult, run_mirror, run_sync
 from mirror_tool.state import StaleEntry, StateFiles
 from mirror_tool.stop import StopToken
@@ -31,6 +32,7 @@ log = logging.getLogger("pypi-mirror-run")
 _ABORTING = {
     ExitCode.CONFIG,
     ExitCode.UNREACHABLE,
+    ExitCode.REGRESSED,
     ExitCode.STORAGE,
     ExitCode.TIMEOUT,
     ExitCode.INTERRUPTED,
@@ -68,10 +70,13 @@ class RunRecord:
     deferred: list[str] = field(default_factory=list)
     purge: PurgeReport = field(default_factory=PurgeReport)
     codes: list[ExitCode] = field(default_factory=list)
+    #: The main sync found the upstream's serial below the mirror's (and synced nothing).
+    regressed: bool = False
 
     def absorb(self, result: SyncResult) -> None:
         """Add one SyncResult (main sync or a retry) to the run's totals."""
         self.mirror_serial = result.mirror_serial
+        self.regressed = self.regressed or result.regressed
         if result.upstream_serial is not None:
             self.upstream_serial = max(self.upstream_serial or 0, result.upstream_serial)
         self.synced.update(result.synced)
@@ -263,6 +268,7 @@ class WrapperRun:
             "%d PURGEs sent, %d failed, %d unauthorized, %.1f seconds",
             record.exit_code, len(record.synced), len(record.failed), len(record.stale), len(record.deferred),
             record.purge.sent, record.purge.failed, record.purge.unauthorized, record.duration,
+            extra=TERMINAL,
         )
         if record.stale:
             log.warning("Stale projects remain: %s", " ".join(record.stale))

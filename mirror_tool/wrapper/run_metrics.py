@@ -20,7 +20,12 @@ def run_metrics(record: "RunRecord", state: WrapperState) -> list[Metric]:
         ("last_success_timestamp_seconds",
          "End of the last pypi-mirror-run that exited 0 (epoch seconds; 0 = never).", state.last_success or 0),
         ("serial", "Mirror serial recorded after the last run.", record.mirror_serial or 0),
-        ("upstream_serial", "Highest upstream serial seen by the last run.", record.upstream_serial or 0),
+        ("upstream_serial",
+         "Highest upstream serial seen by the last run (when it went backwards: the upstream's lower serial).",
+         record.upstream_serial or 0),
+        ("upstream_serial_regressed",
+         "1 when the last run found the upstream's serial below the mirror's and synced nothing (exit 8).",
+         int(record.regressed)),
         ("projects_synced", "Projects synced by the last run (main sync and re-syncs).", len(record.synced)),
         ("projects_failed", "Projects that failed in the last run.", len(record.failed)),
         ("stale_projects", "Projects still stale at the end of the last run.", len(record.stale)),
@@ -35,7 +40,7 @@ def run_metrics(record: "RunRecord", state: WrapperState) -> list[Metric]:
          "PURGE requests refused with 401/403 in the last run (at most 1: the first ends PURGEs).",
          purge.unauthorized),
         ("run_duration_seconds", "Duration of the last pypi-mirror-run.", round(record.duration, 3)),
-        ("exit_code", "Exit code of the last pypi-mirror-run (table in README).", int(record.exit_code)),
+        ("exit_code", "Exit code of the last pypi-mirror-run (table in docs/operations.md).", int(record.exit_code)),
     ]
     metrics = [gauge(name, help_text, value) for name, help_text, value in last_run]
     metrics += [

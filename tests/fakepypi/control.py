@@ -54,6 +54,7 @@ class ControlApi:
             "reset-faults": lambda d: a.clear_faults(),
             "clear-log": lambda d: a.clear_log(),
             "xmlrpc": lambda d: a.set_xmlrpc(d.get("mode"), **_pick(d, "rate_limit", "rate_window", "changelog_cap")),
+            "xmlrpc-lag": lambda d: a.lag_xmlrpc(d.get("serial"), d.get("calls")),
             "core-metadata": lambda d: a.set_core_metadata(bool(d["enabled"])),
             "simple-json": lambda d: a.set_simple_json(bool(d["enabled"])),
             "wan": self._wan,

@@ -373,6 +373,11 @@ class FakePyPI:
         if changelog_cap is not None:
             self.xmlrpc.changelog_cap = int(changelog_cap)
 
+    def lag_xmlrpc(self, serial: int | None, calls: int | None = None) -> None:
+        """The change feed (``changelog_last_serial``, ``changelog_since_serial``) answers as of
+        ``serial`` for the next ``calls`` calls (None: until ``lag_xmlrpc(None)``)."""
+        self.xmlrpc.set_lag(serial, calls)
+
     def set_core_metadata(self, enabled: bool) -> None:
         """Off: act like an older upstream (no PEP 658/714 keys, no ``.metadata`` files)."""
         self.store.core_metadata = bool(enabled)

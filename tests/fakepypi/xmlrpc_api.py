@@ -2,7 +2,9 @@
 
 Only the three mirroring methods work; the others answer the faults Warehouse gives today, so
 clients' fallback paths (fault -> index diff) can be tested. ``mode`` switches the whole API:
-``on``, ``fault`` (every call faults) or ``404`` (the endpoint is gone).
+``on``, ``fault`` (every call faults) or ``404`` (the endpoint is gone). ``lag`` makes the change
+feed answer as of an older serial (a lagging replica or CDN node, or an upstream restored from a
+backup), for the next N calls or until cleared.
 """
 
 from __future__ import annotations
@@ -73,6 +75,24 @@ class XmlRpcApi:
         self.changelog_cap = changelog_cap
         self.rate = RateLimiter()
         self.calls: list[tuple[str, str]] = []  # (client, method) for tests; bounded below
+        self._lag: tuple[int, int | None] | None = None  # (answer as of this serial, calls left or None)
+        self._lag_lock = threading.Lock()
+
+    def set_lag(self, serial: int | None, calls: int | None = None) -> None:
+        """Answer the change feed as of `serial` for the next `calls` feed calls (None: until
+        cleared); `serial` None clears it."""
+        with self._lag_lock:
+            self._lag = None if serial is None else (int(serial), None if calls is None else int(calls))
+
+    def _as_of(self) -> int | None:
+        """The serial this feed call answers as of (None: the current one); counts the call."""
+        with self._lag_lock:
+            if self._lag is None:
+                return None
+            serial, left = self._lag
+            if left is not None:
+                self._lag = (serial, left - 1) if left > 1 else None
+            return serial
 
     def handle(self, body: bytes, client: str) -> tuple[int, bytes | Iterator[bytes]]:
         """Return (HTTP status, body). Faults are HTTP 200 like any XML-RPC server."""
@@ -97,7 +117,9 @@ class XmlRpcApi:
                 )
             if method == "changelog_last_serial":
                 self._arity(method, params, 0)
-                return 200, self._dump(self.store.last_serial)
+                as_of = self._as_of()
+                last = self.store.last_serial
+                return 200, self._dump(last if as_of is None else min(last, as_of))
             if method == "changelog_since_serial":
                 self._arity(method, params, 1)
                 serial = params[0]
@@ -106,6 +128,9 @@ class XmlRpcApi:
                         -32602, f"client error; serial: Value {serial!r} is not a valid integer"
                     )
                 rows = self.store.journal.since(serial, self.changelog_cap)
+                as_of = self._as_of()
+                if as_of is not None:
+                    rows = [r for r in rows if r[4] <= as_of]
                 return 200, self._dump([list(r) for r in rows])
             if method == "list_packages_with_serial":
                 self._arity(method, params, 0)

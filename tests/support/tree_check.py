@@ -139,11 +139,15 @@ def read_project_json(web: Path, norm: str, root_uri: str = "", check: bool = Tr
     return out
 
 
-def assert_tree_consistent(directory: Path | str, root_uri: str = "") -> TreeReport:
+def assert_tree_consistent(directory: Path | str, root_uri: str = "", *, settled: bool = True) -> TreeReport:
     """Assert the mirror invariant for the tree below `directory`; returns what the pages list.
 
-    Checks all three page kinds of every project directory, that they agree with each other, and
-    that the root index lists only existing projects.
+    Per format (what one client sees: pip reads the JSON pages, older clients the HTML ones),
+    at every instant: every page lists only existing files with the page's sha256, and the root
+    index lists only projects whose page in that format exists. `settled` (no run in progress):
+    also the formats agree with each other. A run writes a project's JSON and HTML pages, and the
+    root's JSON and HTML index, one file after the other, so an observer during a run can see
+    one format ahead of the other: that is not a broken link, and it is checked only at rest.
     """
     web = Path(directory) / "web"
     report = TreeReport()
@@ -152,7 +156,9 @@ def assert_tree_consistent(directory: Path | str, root_uri: str = "") -> TreeRep
         return report
     # The root index first: the mirror publishes pages before listing them, so a root read before
     # the directories can only list projects whose pages already exist.
-    root_projects = read_root_index(web)
+    roots = read_root_indexes(web)
+    if settled and len(roots) == 2:
+        assert set(roots["html"]) == set(roots["json"]), "root index.html and index.v1_json list different projects"
     for pdir in sorted(p for p in simple.iterdir() if p.is_dir()):
         norm = pdir.name
         assert not norm.startswith("."), f"stray directory {pdir}"
@@ -163,42 +169,50 @@ def assert_tree_consistent(directory: Path | str, root_uri: str = "") -> TreeRep
         if (pdir / "index.v1_json").exists():
             views.append(read_project_json(web, norm, root_uri, report=report))
         if not views:
-            # Pages being written for the first time (only a temporary file yet): fine as long as
-            # the root index does not list the project.
-            assert norm not in root_projects, f"root index lists {norm} but {pdir} has no pages"
-            continue
+            continue  # pages being written for the first time (only a temporary yet): the root check below
         first = views[0]
-        for other in views[1:]:
+        for other in views[1:] if settled else ():
             assert other.files == first.files, f"{norm}: pages list different files"
             assert other.serial == first.serial, f"{norm}: pages carry different serials"
             assert other.metadata == first.metadata, f"{norm}: pages advertise different metadata"
         merged = views[-1]
         merged.display_name = next((v.display_name for v in views if v.display_name), "")
         report.projects[norm] = merged
-    report.root_projects = root_projects
-    for norm in report.root_projects:
-        assert norm in report.projects, f"root index lists {norm} but its pages are missing"
+    report.root_projects = roots.get("json", roots.get("html", {}))
+    for kind, listed in roots.items():
+        page = "index.v1_json" if kind == "json" else "index.html"
+        for norm in listed:
+            if (simple / norm / page).exists():
+                continue
+            # Withdrawn since the root was read (the root goes first, then the pages)?
+            assert norm not in read_root_indexes(web).get(kind, {}), f"root index lists {norm} but its {page} is missing"
     return report
 
 
-def read_root_index(web: Path) -> dict[str, str]:
-    """normalized -> display name, from the root index (HTML and JSON must agree when both exist)."""
-    out: dict[str, str] = {}
+def read_root_indexes(web: Path) -> dict[str, dict[str, str]]:
+    """{"html": {normalized: display name}, "json": {...}} for each root index that exists."""
+    out: dict[str, dict[str, str]] = {}
     hpath = web / "simple" / "index.html"
     jpath = web / "simple" / "index.v1_json"
-    if hpath.exists():
-        for attrs_text, label in _A_RE.findall(hpath.read_text(encoding="utf-8")):
+    try:
+        text = hpath.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = None
+    if text is not None:
+        html_index: dict[str, str] = {}
+        for attrs_text, label in _A_RE.findall(text):
             attrs = dict(_ATTR_RE.findall(attrs_text))
-            norm = unquote(attrs["href"]).strip("/")
-            out[norm] = html.unescape(label)
-    if jpath.exists():
-        doc = json.loads(jpath.read_bytes())
-        from_json = {_normalize(p["name"]): p["name"] for p in doc["projects"]}
+            html_index[unquote(attrs["href"]).strip("/")] = html.unescape(label)
+        out["html"] = html_index
+    try:
+        raw = jpath.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    if raw is not None:
+        doc = json.loads(raw)
         for p in doc["projects"]:
             assert isinstance(p["_last-serial"], int)
-        if hpath.exists():
-            assert from_json == out, "root index.html and index.v1_json list different projects"
-        out = from_json
+        out["json"] = {_normalize(p["name"]): p["name"] for p in doc["projects"]}
     return out
 
 
