@@ -63,7 +63,8 @@ def fleet_lines(report: dict[str, Any], when: Callable[[float | None], str]) -> 
         if report["hub_error"]:
             lines.append(f"hub error:        {report['hub_error']}")
         serial = report["hub_serial"]
-        lines.append(f"hub serial:       {serial if serial is not None else 'unknown'} (read {when(report['hub_read_at'])})")
+        lines.append(f"hub serial:       {serial if serial is not None else 'unknown'}"
+                     f" (read {when(report['hub_read_at'])})")
         lag, seconds = report["hub_lag_serials"], report["hub_lag_seconds"]
         lines.append(f"lag behind hub:   {'?' if lag is None else lag} serials, "
                      f"{'?' if seconds is None else int(seconds)} seconds")

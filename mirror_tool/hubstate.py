@@ -60,7 +60,8 @@ def write_hub_state(directory: Path, state: HubState) -> None:
     save_document(hub_state_path(directory), json.dumps(asdict(state), indent=1).encode())
 
 
-def lag(state: HubState, mirror_serial: int | None, now: float, hub_serial: int | None = None) -> tuple[int | None, float | None]:
+def lag(state: HubState, mirror_serial: int | None, now: float,
+        hub_serial: int | None = None) -> tuple[int | None, float | None]:
     """(serials, seconds) this mirror is behind its hub; `hub_serial` overrides the recorded one
     (a live read). Seconds: 0 when it holds the hub's serial, else the time since it last did
     (an upper bound: the hub may have moved on later than that); None when unknown."""

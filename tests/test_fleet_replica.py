@@ -38,7 +38,8 @@ class Fleet:
 
     def replica(self, name: str = "replica", **keys: object) -> Config:
         keys = {"upstream_kind": "mirror", "json": True, **keys}
-        return make_config(self.tmp, keys.pop("master", self.nginx.base_url), name=name, **keys)  # type: ignore[arg-type]
+        master = str(keys.pop("master", self.nginx.base_url))
+        return make_config(self.tmp, master, name=name, **keys)
 
     def hub_sync(self) -> None:
         result = run_mirror(self.hub)
@@ -134,7 +135,8 @@ def test_an_incremental_run_costs_the_changes_only(fleet: Fleet) -> None:
     assert "9.0" in json.loads((replica.directory / "web/simple/foo-bar/index.v1_json").read_text())["versions"]
 
 
-def test_a_replica_behind_the_retention_reconciles_from_the_index(tmp_path: Path, fakepypi, nginx_factory) -> None:  # noqa: F811
+def test_a_replica_behind_the_retention_reconciles_from_the_index(
+        tmp_path: Path, fakepypi, nginx_factory) -> None:  # noqa: F811
     hub = make_config(tmp_path, fakepypi.base_url, name="hub", journal_retention=1)
     assert run_mirror(hub).exit_code == ExitCode.OK
     fleet = Fleet(fakepypi, hub, nginx_factory(hub.directory / "web"), tmp_path)

@@ -69,7 +69,8 @@ def upstream_changes(run: Run, todo: Todo | None) -> Changes:
     return _changes(run, todo, None)
 
 
-def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes], full_check: FullCheck | None = None) -> SyncResult:
+def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes],
+            full_check: FullCheck | None = None) -> SyncResult:
     """One incremental run: `find_changes` says what changed (the PyPI feed, or a hub's journal)."""
     try:
         run.prepare()
