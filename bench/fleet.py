@@ -18,8 +18,8 @@ process, 127.0.0.1 only) and written to bench/FLEET.md:
    each once per rep.
 
 Runs are `python -m mirror_tool -c CONF mirror` processes; nothing here asserts a time (see
-bench/README.md). A separate module because the bench harness (bench/__main__.py) is being
-rebuilt; it can call `run()` as one more scenario.
+bench/README.md). `python -m bench --scenarios fleet` runs it from the harness (`run_scenario`);
+it compares our client with itself, so it has no bandersnatch column.
 """
 
 from __future__ import annotations
@@ -256,7 +256,17 @@ def run(args: argparse.Namespace) -> Results:
     return res
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_scenario(*, quick: bool, reps: int | None, out: Path) -> str:
+    """`python -m bench --scenarios fleet`: this benchmark with the defaults (a smaller corpus with
+    `--quick`); writes `out` and returns the report."""
+    argv = ["--out", str(out)] + (["--projects", "150"] if quick else []) + (["--reps", str(reps)] if reps else [])
+    args = _parser().parse_args(argv)
+    text = report(run(args))
+    args.out.write_text(text)
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=300)
     parser.add_argument("--releases", type=int, default=3)
@@ -266,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=7)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "FLEET.md")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     text = report(run(args))
     print(text)
     args.out.write_text(text)
