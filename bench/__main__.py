@@ -32,7 +32,7 @@ from tests.fakepypi.__main__ import add_wan_args, wan_profile
 
 from . import measure
 from .limits import Wan
-from .peer import Peer, PeerSetupError
+from .peer import PEER_ROOT, Peer, PeerSetupError
 from .report import Row
 from .results import render, save
 from .role_config import RoleConfigError, RoleConfigs
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         tools: list = [ours]
         log(f"bench: ours = {snapshot.fingerprint}, run as {snapshot.script('pypi-mirror-run')} -c CONF")
         if args.tools == "both":
-            peer = Peer(work / "peer-root")
+            peer = Peer(PEER_ROOT)
             peer.ensure(log)
             tools.append(Theirs(peer, ours))
     except (SnapshotError, PeerSetupError, RoleConfigError) as exc:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from . import changes
-from .peer import Peer
+from .peer import PEER_ROOT, Peer
 from .role_config import RoleConfigs
 from .snapshot import install_snapshot
 from .tools import Ours, Theirs, Tool
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       "pypi_mirror_json": True}))
     tools: list[Tool] = [ours]
     if args.tool == "bandersnatch":
-        peer = Peer(WORK / "peer-root")
+        peer = Peer(PEER_ROOT)
         peer.ensure(print)
         tools = [ours, Theirs(peer, ours)]
     tool = tools[-1]

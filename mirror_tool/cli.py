@@ -19,7 +19,7 @@ from mirror_tool import __version__
 from mirror_tool.config import DEFAULT_CONFIG_PATH, Config, load_config, write_example_config
 from mirror_tool.errors import ConfigError, LockBusy, MirrorError
 from mirror_tool.exitcodes import ExitCode
-from mirror_tool.logs import setup_logging
+from mirror_tool.logs import apply_log_config, log_config_warnings, setup_logging
 
 PROG = "pypi-mirror"
 log = logging.getLogger("mirror_tool.cli")
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_mirror.add_argument("--reconcile", action="store_true",
                           help="compare every project with the upstream's full listing, re-sync what differs, remove "
                                "what it no longer has, and take its serial (also when it went backwards)")
+    p_mirror.add_argument("--force-check", action="store_true",
+                          help="the same full comparison, but every project upstream lists is checked again (and "
+                               "every file it lists); a serial that went backwards is still refused")
     p_sync = sub.add_parser("sync", help="sync these projects now, whatever the change feed says")
     p_sync.add_argument("names", nargs="+", metavar="NAME")
     p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
@@ -58,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_delete = sub.add_parser("delete", help="remove projects from the mirror")
     p_delete.add_argument("names", nargs="+", metavar="NAME")
     p_delete.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    p_adopt = sub.add_parser("adopt", help="take over a tree bandersnatch wrote (seed serials, check files, keep todo)")
+    p_adopt.add_argument("--from-bandersnatch", type=Path, required=True, metavar="CONFIG",
+                         help="bandersnatch's config file (read as this tool's; its directory is adopted)")
+    p_adopt.add_argument("--sizes-only", action="store_true", help="check file sizes, not hashes (faster)")
+    p_adopt.add_argument("--json", action="store_true", help="machine-readable report")
     p_check = sub.add_parser("check-config",
                              help="check a config file: exit 0 silently, or 2 with one line naming the problem")
     p_check.add_argument("path", type=Path, metavar="PATH")
@@ -76,7 +84,7 @@ def _load(path: Path) -> Config:
 
 
 #: Commands that write the tree and take the lock (so do `verify --repair` / `--delete`).
-_WRITERS = ("mirror", "sync", "delete")
+_WRITERS = ("mirror", "sync", "delete", "adopt")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mirror_tool.config.check import check_config
 
         return check_config(args.path, prog=PROG)
+    if args.command == "adopt":
+        args.config = args.from_bandersnatch
     try:
         config = _load(args.config)
     except ConfigError as exc:
@@ -104,6 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{PROG}: cannot open log file: {exc.strerror}", file=sys.stderr)
         return int(ExitCode.STORAGE)
+    if config.mirror.log_config is not None:
+        try:
+            apply_log_config(config.mirror.log_config)
+        except ValueError as exc:
+            print(f"{PROG}: config error: {ConfigError('mirror', 'log-config', str(exc))}", file=sys.stderr)
+            return int(ExitCode.CONFIG)
+    log_config_warnings(log, config.warnings)
     try:
         return int(_dispatch(args, config))
     except LockBusy as exc:
@@ -134,7 +151,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
         if args.command == "mirror":
             from mirror_tool.engine.run import FullCheck, run_mirror
 
-            full_check = FullCheck() if args.reconcile else None
+            full_check = FullCheck.from_flags(reconcile=args.reconcile, force_check=args.force_check)
             return run_mirror(config, stop=token, full_check=full_check).exit_code
         if args.command == "sync":
             from mirror_tool.engine.run import run_sync
@@ -148,10 +165,31 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
             from mirror_tool.maintenance.delete import run_delete
 
             return ExitCode(run_delete(config, list(args.names), dry_run=args.dry_run))
+        if args.command == "adopt":
+            return _adopt(config, sizes_only=args.sizes_only, as_json=args.json)
         raise AssertionError(args.command)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _adopt(config: Config, *, sizes_only: bool, as_json: bool) -> ExitCode:
+    from mirror_tool.engine.adopt import adopt_tree, print_report
+    from mirror_tool.state import StateFiles
+    from mirror_tool.storage import open_storage
+
+    if not config.web_dir.is_dir():
+        raise ConfigError("mirror", "directory", f"no tree to adopt: {config.web_dir} does not exist")
+    state = StateFiles(config.directory)
+    storage = open_storage(config.mirror)
+    state.prepare()
+    storage.prepare()
+    report = adopt_tree(config, storage, check_files="size" if sizes_only else "sha256", state=state)
+    if as_json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print_report(report, sys.stdout)
+    return ExitCode.OK
 
 
 def status_report(config: Config, *, live: bool = False) -> dict[str, Any]:
@@ -174,13 +212,7 @@ def status_report(config: Config, *, live: bool = False) -> dict[str, Any]:
         "todo": len(todo.projects) if todo else 0,
         "todo_target_serial": todo.target_serial if todo else None,
         "todo_reconcile": bool(todo and todo.reconcile),
-        "upstream_regressed": None if state.regressed is None else {
-            "upstream_serial": state.regressed.upstream_serial,
-            "mirror_serial": state.regressed.mirror_serial,
-            "source": state.regressed.source,
-            "first_seen": state.regressed.first_seen,
-            "last_seen": state.regressed.last_seen,
-        },
+        "upstream_regressed": None if state.regressed is None else state.regressed.as_json(),
         "stale": {
             name: {"expected_serial": e.expected_serial, "served_serial": e.served_serial, "first_seen": e.first_seen}
             for name, e in sorted(stale.items())

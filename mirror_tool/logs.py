@@ -66,6 +66,30 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None, console:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def apply_log_config(path: Path) -> None:
+    """bandersnatch's `log-config`: a `logging.config.fileConfig` file on top of the usual setup.
+
+    Loggers the file does not name keep logging (bandersnatch disables them, which would silence
+    this tool's `mirror_tool.*` loggers under a file written for bandersnatch's). ValueError with
+    one line when the file cannot be applied.
+    """
+    import configparser
+    import logging.config
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        logging.config.fileConfig(path, disable_existing_loggers=False)
+    except (configparser.Error, KeyError, ValueError, TypeError, AttributeError, ImportError, OSError) as exc:
+        raise ValueError(f"{path}: not a logging config file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def log_config_warnings(logger: logging.Logger, warnings: tuple[str, ...]) -> None:
+    """The config's warnings, once per run (`config: [section] key: ...`)."""
+    for line in warnings:
+        logger.warning("config: %s", line)
+
+
 class Progress:
     """A single updating status line on stdout, only when stdout is a terminal (never under cron)."""
 

@@ -36,6 +36,8 @@ class ReleaseFile:
     #: PEP 658/714: sha256 of the `<filename>.metadata` sibling upstream advertises.
     metadata_sha256: str | None = None
     blake2b_256: str | None = None
+    #: md5 upstream gives (only pages that name it, `digest_name = md5`, need it).
+    md5: str | None = None
     #: Storage key below `web/` where the mirror keeps the file (`packages/aa/bb/<rest>/<filename>`);
     #: None when it is not stored locally (`release-files = false`) or not decided yet.
     key: str | None = None

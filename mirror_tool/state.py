@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -90,6 +90,10 @@ class Regression:
     source: str
     first_seen: float
     last_seen: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The object state.json and `status --json` carry (the same keys in both)."""
+        return asdict(self)
 
 
 @dataclass
@@ -199,13 +203,7 @@ class StateFiles:
             "last_run_end": state.last_run_end,
             "last_reconcile": state.last_reconcile,
             "failing": dict(sorted(state.failing.items())),
-            "upstream_regressed": None if state.regressed is None else {
-                "upstream_serial": state.regressed.upstream_serial,
-                "mirror_serial": state.regressed.mirror_serial,
-                "source": state.regressed.source,
-                "first_seen": state.regressed.first_seen,
-                "last_seen": state.regressed.last_seen,
-            },
+            "upstream_regressed": None if state.regressed is None else state.regressed.as_json(),
         }
         save_document(self.state_json, json.dumps(doc, indent=1).encode())
 

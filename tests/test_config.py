@@ -141,7 +141,7 @@ def test_example_config_is_valid() -> None:
         (BASE + "compare-method = md5\n", "[mirror] compare-method", "hash, stat"),
         (BASE + "simple-format = XML\n", "[mirror] simple-format", "ALL, HTML, JSON"),
         (BASE + "changelog-source = rss\n", "[mirror] changelog-source", "auto, xmlrpc, index"),
-        (BASE + "hash-index = true\n", "[mirror] hash-index", "only false"),
+        (BASE + "hash-index = maybe\n", "[mirror] hash-index", "not a boolean"),
         (BASE + "storage-backend = swift\n", "[mirror] storage-backend", "filesystem"),
         (BASE + "root_uri = ftp://x\n", "[mirror] root_uri", "http(s) URL"),
         (BASE + "stale-retries = 21\n", "[mirror] stale-retries", "0..20"),

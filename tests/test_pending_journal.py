@@ -110,3 +110,40 @@ def test_kill_during_delete_is_finished_by_the_next_sync(tmp_path: Path, fakepyp
     assert run_cli("-c", str(conf), "mirror").returncode == 0  # nothing changed upstream
     assert_no_orphans(directory)
     assert verify_counts(conf) == {}
+
+
+def test_files_from_the_download_mirror_are_journaled_and_listed_in_the_diff_file(tmp_path: Path, fakepypi_factory) -> None:  # type: ignore[no-untyped-def]
+    """Every store of a sync goes through one place: a file fetched from `download-mirror` is on
+    the journal before it is stored (a kill leaves no orphan the next run keeps), and on the
+    `diff-file` list once its page is published."""
+    master, near = fakepypi_factory(projects=6, releases=1, files=1), fakepypi_factory(projects=6, releases=1, files=1)
+    directory = tmp_path / "mirror"
+    diff = tmp_path / "written"
+    conf = write_config(tmp_path / "m.conf", directory, master.base_url, download_mirror=near.base_url,
+                        diff_file=str(diff))
+    assert run_cli("-c", str(conf), "mirror").returncode == 0
+    before = files_on_disk(directory)
+    for fp in (master, near):  # the same release on both: the same bytes at the same path
+        fp.upload("Foo.Bar", "5.0.0")
+    master.clear_log()
+    near.clear_log()
+    run_killed_at("file-committed", "-c", str(conf), "mirror")
+    stored = new_files(directory, before)
+    assert len(stored) == 1 and "5.0.0" in next(iter(stored))
+    assert [r["path"] for r in near.requests() if r["path"].startswith("/packages/")]
+    assert not [r for r in master.requests() if r["path"].startswith("/packages/")]
+    noted = json.loads((directory / "pending" / "foo-bar").read_text())["keys"]
+    assert any(key.endswith(Path(next(iter(stored))).name) for key in noted)
+    master.remove_release("Foo.Bar", "5.0.0")  # upstream takes it back before the next run
+    res = run_cli("-c", str(conf), "mirror")
+    assert res.returncode == 0, res.stderr
+    assert_mirror_matches(master, directory)
+    assert_no_orphans(directory)
+    assert not list((directory / "pending").iterdir())
+    assert "5.0.0" not in diff.read_text()
+    master.upload("Foo.Bar", "6.0.0")
+    near.upload("Foo.Bar", "6.0.0")
+    assert run_cli("-c", str(conf), "mirror").returncode == 0
+    listed = diff.read_text().split("\n")
+    assert {Path(p).name for p in listed if "/packages/" in p} == {Path(p).name for p in new_files(directory, before)}
+    assert not list((directory / "pending").iterdir())

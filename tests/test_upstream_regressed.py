@@ -141,3 +141,36 @@ def test_wrapper_exits_8_with_metrics_and_sends_no_purge(tmp_path: Path, fakepyp
 def test_regressed_outranks_storage_and_stops_but_not_unreachable() -> None:
     assert most_urgent(ExitCode.STORAGE, ExitCode.REGRESSED, ExitCode.TERMINATED) == ExitCode.REGRESSED
     assert most_urgent(ExitCode.REGRESSED, ExitCode.UNREACHABLE) == ExitCode.UNREACHABLE
+
+
+def test_force_check_refuses_a_lower_serial_and_with_reconcile_accepts_it(tmp_path: Path, fakepypi_factory) -> None:  # type: ignore[no-untyped-def]
+    """`--force-check` and `--reconcile` are one full check differing in two things: force-check
+    re-checks every project (a rotten file of a project whose serial did not change is fetched
+    again), reconcile accepts a lower serial. Alone, force-check meets the serial guard."""
+    old = fakepypi_factory(projects=6, releases=1, files=2)
+    old.upload("Foo.Bar", "8.0.0")
+    directory = tmp_path / "mirror"
+    conf = write_config(tmp_path / "m.conf", directory, old.base_url)
+    assert run_cli("-c", str(conf), "mirror").returncode == 0
+    mirror_serial = int((directory / "status").read_text())
+    rotten = next((directory / "web" / "packages").rglob("foo_bar_baz-*.tar.gz"))
+    rotten.write_bytes(b"rotten")  # foo-bar-baz: the same serial on both upstreams
+    restored = fakepypi_factory(projects=6, releases=1, files=2)
+    write_config(conf, directory, restored.base_url)
+    before = tree_snapshot(directory)
+
+    res = run_cli("-c", str(conf), "mirror", "--force-check")
+    assert res.returncode == ExitCode.REGRESSED, res.stderr
+    assert f"says {restored.last_serial}, the mirror is at {mirror_serial}" in res.stderr
+    assert tree_snapshot(directory) == before
+    assert not any(r["path"].startswith(("/pypi/", "/packages/")) for r in restored.requests())
+
+    res = run_cli("-c", str(conf), "mirror", "--reconcile", "--force-check")
+    assert res.returncode == 0, res.stderr
+    assert "Full reconcile with force check" in res.stderr
+    fetched = {r["path"].split("/")[2] for r in restored.requests() if r["path"].startswith("/pypi/")}
+    assert fetched == set(restored.projects())  # every project, also those whose serial is the mirror's
+    assert [r["path"].rsplit("/", 1)[-1] for r in restored.requests() if r["path"].startswith("/packages/")] == [rotten.name]
+    assert_mirror_matches(restored, directory)  # the rotten file is whole again; status = the lower serial
+    assert_no_orphans(directory)
+    assert status_json(conf)["upstream_regressed"] is None

@@ -19,21 +19,29 @@ from mirror_tool.exitcodes import ExitCode
 
 def problem_of(path: str | Path) -> ConfigError | None:
     """The first problem of the config at `path`, or None when the tool would accept it."""
+    return _judge(path)[0]
+
+
+def _judge(path: str | Path) -> tuple[ConfigError | None, tuple[str, ...]]:
     try:
-        load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
-        return exc
+        return exc, ()
     except FileNotFoundError:
-        return ConfigError("", "", f"{path}: no such file")
+        return ConfigError("", "", f"{path}: no such file"), ()
     except OSError as exc:
-        return ConfigError("", "", f"{path}: {exc.strerror or exc}")
-    return None
+        return ConfigError("", "", f"{path}: {exc.strerror or exc}"), ()
+    return None, config.warnings
 
 
 def check_config(path: str | Path, *, prog: str = "pypi-mirror", stderr: TextIO | None = None) -> int:
-    """Exit code of `check-config`: 0 silent when valid, 2 with one line on stderr otherwise."""
-    problem = problem_of(path)
+    """Exit code of `check-config`: 0 when valid (its warnings, if any, on stderr), 2 with one
+    line on stderr otherwise."""
+    problem, warnings = _judge(path)
+    out = stderr or sys.stderr
     if problem is None:
+        for line in warnings:
+            print(f"{prog}: config warning: {line}", file=out)
         return int(ExitCode.OK)
-    print(f"{prog}: config error: {problem}", file=stderr or sys.stderr)
+    print(f"{prog}: config error: {problem}", file=out)
     return int(ExitCode.CONFIG)

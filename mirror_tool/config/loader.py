@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import configparser
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mirror_tool.config.compat import SECTION_HINTS, BandersnatchInterpolation, expand_references
 from mirror_tool.config.schema import CORE_SECTIONS, FILTER_KEYS, KEYS, Key
 from mirror_tool.config.settings import Config, FilterSettings, MirrorSettings, WrapperSettings
 from mirror_tool.errors import ConfigError
@@ -22,7 +24,11 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "example.conf"
 
 
 def _read_ini(text: str, path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=True)
+    """bandersnatch's reading of the file: `=` is the only delimiter (metadata-filter keys hold
+    `:`), keys keep their case (those keys are paths), `%%` and `%(key)s` interpolate."""
+    parser = configparser.ConfigParser(interpolation=BandersnatchInterpolation(), strict=True,
+                                       empty_lines_in_values=True, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
         parser.read_string(text, source=str(path))
     except configparser.DuplicateOptionError as exc:
@@ -39,23 +45,54 @@ def _read_ini(text: str, path: Path) -> configparser.ConfigParser:
     return parser
 
 
-def _parse_section(section: str, present: configparser.SectionProxy | dict[str, str]) -> dict[str, Any]:
-    """key name -> value for every row of `section`: given keys parsed, the others defaulted."""
-    rows = KEYS.section(section)
-    for name in present:
-        if KEYS.find(section, name) is None:
-            raise ConfigError(section, name, "unknown key")
+def _raw(parser: configparser.ConfigParser, section: str, name: str) -> str:
+    try:
+        return parser.get(section, name)
+    except configparser.InterpolationError as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(section, name, f"bad % interpolation ({problem}); write a literal % as %%") from None
+
+
+def _parse_section(parser: configparser.ConfigParser, section: str, warnings: list[str]) -> dict[str, Any]:
+    """key name -> value for every row of `section`: given keys parsed, the others defaulted.
+
+    Keys are matched without regard to case, except those a template row stands for (kept as
+    written). A bandersnatch spelling (`alias_of`) gives its value to the key it stands for.
+    """
+    present = parser.has_section(section)
+    given: dict[str, tuple[Key, str]] = {}
+    for written in parser.options(section) if present else ():
+        row = KEYS.lookup(section, written)
+        if row is None:
+            KEYS.load_providers()  # a filter class may declare more keys of a known section
+            row = KEYS.lookup(section, written)
+        if row is None:
+            raise ConfigError(section, written, "unknown key")
+        name = written if row.template else row.name
+        if name in given:
+            raise ConfigError(section, name, "given more than once")
+        given[name] = (row, _raw(parser, section, written))
     values: dict[str, Any] = {}
-    for row in rows:
-        if row.name in present:
-            try:
-                values[row.name] = row.type.parse(present[row.name])
-            except ValueError as exc:
-                raise ConfigError(section, row.name, str(exc)) from None
-        elif row.required:
+    for name, (row, raw) in given.items():
+        try:
+            values[name] = row.type.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(section, name, str(exc)) from None
+        notice = getattr(row.type, "notice", None)
+        note = notice(values[name]) if notice is not None else None
+        if note:
+            warnings.append(f"[{section}] {name}: {note}")
+    for row in KEYS.section(section):
+        if row.alias_of is not None and row.name in values:
+            if row.alias_of in given:
+                raise ConfigError(section, row.name, f"given twice: as `{row.name}` and as `{row.alias_of}`")
+            values[row.alias_of] = values[row.name]
+    for row in KEYS.section(section):
+        if row.template or row.name in values:
+            continue
+        if row.required:
             raise ConfigError(section, row.name, "missing (required)")
-        else:
-            values[row.name] = row.default
+        values[row.name] = row.default
     return values
 
 
@@ -73,8 +110,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_combinations(mirror: MirrorSettings, wrapper: WrapperSettings) -> None:
+def _check_combinations(mirror: MirrorSettings, wrapper: WrapperSettings, parser: configparser.ConfigParser) -> None:
     """Rules that span keys (each key on its own is valid by then)."""
+    if mirror.digest_name != "sha256" and mirror.simple_format == "HTML":
+        raise ConfigError("mirror", "digest_name", f"{mirror.digest_name} needs the JSON pages (simple-format ALL "
+                          "or JSON), which keep each file's sha256 for verify")
+    if mirror.diff_file:
+        def lookup(section: str, option: str) -> str | None:
+            for name in (option, option.replace("_", "-")):
+                if parser.has_option(section, name):
+                    return _raw(parser, section, name)
+            return None
+
+        try:
+            expand_references(mirror.diff_file, lookup)
+        except ValueError as exc:
+            raise ConfigError("mirror", "diff-file", str(exc)) from None
     if wrapper.purge_key_file is not None and wrapper.purge != "off":
         target = wrapper.purge_url or mirror.master
         parts = urlsplit(target)
@@ -94,26 +145,27 @@ def parse_config_text(text: str, path: Path) -> Config:
             KEYS.load_providers()  # a plugin may declare it
             known = set(KEYS.sections())
             if section not in known:
-                raise ConfigError(section, "", "unknown section")
+                raise ConfigError(section, "", SECTION_HINTS.get(section, "unknown section"))
     if not parser.has_section("mirror"):
         raise ConfigError("mirror", "", "missing section")
 
+    warnings: list[str] = []
     values: dict[str, dict[str, Any]] = {}
     for section in ("mirror", "wrapper", *parser.sections()):
         if section not in values:
-            values[section] = _parse_section(section, parser[section] if parser.has_section(section) else {})
+            values[section] = _parse_section(parser, section, warnings)
     mirror = MirrorSettings(**_settings(KEYS.section("mirror"), values))
     wrapper = WrapperSettings(**_settings(KEYS.section("wrapper"), values))
-    _check_combinations(mirror, wrapper)
+    _check_combinations(mirror, wrapper, parser)
 
     filter_sections = frozenset(s for s in parser.sections() if s not in CORE_SECTIONS)
     filters = FilterSettings(sections=filter_sections, **_settings(FILTER_KEYS, values))
     config = Config(mirror=mirror, wrapper=wrapper, filters=filters, path=path, values=values)
-    if filter_sections:  # nothing to check otherwise (and packaging stays unimported: fast no-op runs)
+    if filter_sections or parser.has_section("plugins"):  # else nothing to check (packaging stays unimported)
         from mirror_tool.filters import check_filters  # the filters' own checks: they compile themselves
 
-        check_filters(config)
-    return config
+        warnings += check_filters(config)
+    return replace(config, warnings=tuple(dict.fromkeys(warnings))) if warnings else config
 
 
 def load_config(path: str | Path) -> Config:

@@ -36,18 +36,26 @@ A missing file is replaced by the commented example (`mirror_tool/example.conf`)
 exits 2. Any problem (unknown section or key, wrong type, out-of-range value, a key given twice, a
 `[DEFAULT]` section) is one line on stderr, `pypi-mirror: config error: [section] key: problem`,
 and exit 2, before anything is touched. `pypi-mirror check-config PATH` runs the same checks and
-nothing else (exit 0 and no output when the file is valid).
+nothing else (exit 0 and no output when the file is valid; warnings, if any, on stderr). A key read
+with a meaning worth knowing (a bandersnatch spelling, a bandersnatch key that changes nothing
+here, a filter plugin that does less than bandersnatch 8.2.0 would) gives one warning line per run,
+`config: [section] key: ...`; every bandersnatch 8.2.0 key is in the
+[compatibility table](#bandersnatch-820-compatibility).
 
-Key names are case-insensitive; section names are not. Values are stripped. Booleans:
-`true/false`, `yes/no`, `on/off`, `1/0`. Lists: whitespace or newline separated (continuation
-lines indented). No `%` interpolation. "Role variable" is the `pypi_mirror` role variable that
+The file is read as bandersnatch reads it: `=` is the only delimiter (`key: value` is not an
+assignment; metadata-filter keys contain `:`), `%%` is a literal `%` and `%(key)s` is another key
+of the same section (a `%` followed by anything else stays as written). Key names are
+case-insensitive, except the `[tags:]dotted.path` keys of the metadata filters; section names are
+case-sensitive. Values are stripped. Booleans: `true/false`, `yes/no`, `on/off`, `1/0`. Lists:
+whitespace or newline separated (continuation lines indented); `[plugins] enabled`, regexes,
+versions and file names: one per line. "Role variable" is the `pypi_mirror` role variable that
 writes the key (its default is the tool's unless shown).
 """
 
 SECTION_INTRO = {
     "mirror": "Required section.",
     "wrapper": "Optional section, read by `pypi-mirror-run` only (ours: bandersnatch has no such section).",
-    "plugins": "bandersnatch's plugin list; accepted so a bandersnatch config loads.",
+    "plugins": "bandersnatch's filter plugin list (see the compatibility table for `all`).",
 }
 FILTER_INTRO = "Filter section: applies when present in the file."
 COMPAT_NOTE = "Keys that change nothing here (leave them out):"
@@ -74,7 +82,7 @@ def _example_value(row: Key) -> str:
 
 def _example_section(section: str, rows: tuple[Key, ...]) -> list[str]:
     """One section of the example; filter sections are commented out (present = applied)."""
-    live = section in CORE_SECTIONS
+    live = section in CORE_SECTIONS and section != "plugins"  # [plugins] present changes which filters run
     off = "" if live else "# "
     lines: list[str] = []
     settable = [row for row in rows if not row.compat_only]
@@ -100,9 +108,12 @@ def _example_section(section: str, rows: tuple[Key, ...]) -> list[str]:
 
 
 def _grouped() -> dict[str, tuple[Key, ...]]:
+    """Our keys by section: rows that only explain a bandersnatch key, and bandersnatch spellings
+    of our keys, are in the compatibility table (compat_table.py) instead."""
     groups: dict[str, list[Key]] = {}
     for row in all_keys():
-        groups.setdefault(row.section, []).append(row)
+        if not row.explains_only and row.alias_of is None:
+            groups.setdefault(row.section, []).append(row)
     return {section: tuple(rows) for section, rows in groups.items()}
 
 
@@ -114,8 +125,9 @@ def render_example() -> str:
         out += ["", *_example_section(section, groups[section])]
     out += [
         "",
-        "# Filters (bandersnatch section and key names). A section applies when it is present: remove the",
-        '# leading "# " of the sections you want.',
+        "# Filters (bandersnatch section and key names). Without a [plugins] section a filter section applies",
+        '# when it is present: remove the leading "# " of the sections you want. With [plugins], only the',
+        "# plugins listed in `enabled` run (bandersnatch's rule).",
     ]
     for section, rows in groups.items():
         if section not in ("mirror", "wrapper"):
@@ -136,10 +148,12 @@ def _role_cell(row: Key) -> str:
 
 
 def render_reference() -> str:
-    """docs/reference.md: one table per section."""
+    """docs/reference.md: one table per section, then the bandersnatch 8.2.0 compatibility table."""
+    from mirror_tool.config.compat_table import render_compat_table, section_intro
+
     out = REFERENCE_HEADER.splitlines()
     for section, rows in _grouped().items():
-        intro = SECTION_INTRO.get(section, FILTER_INTRO)
+        intro = SECTION_INTRO.get(section) or section_intro(section)
         out += ["", f"## `[{section}]`", "", intro, "",
                 "| key | type | default | meaning | role variable | bandersnatch |",
                 "| --- | --- | --- | --- | --- | --- |"]
@@ -149,12 +163,15 @@ def render_reference() -> str:
                 default = "empty"
             cells = [f"`{row.name}`", row.type.describe(), default, row.doc, _role_cell(row), row.compat]
             out.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    out += ["", *render_compat_table()]
     return "\n".join(out) + "\n"
 
 
 def targets() -> dict[Path, str]:
     """Each generated file and the text it must hold."""
-    return {EXAMPLE_CONFIG: render_example(), REFERENCE: render_reference()}
+    from mirror_tool.config.compat_table import INVENTORY, render_inventory
+
+    return {EXAMPLE_CONFIG: render_example(), REFERENCE: render_reference(), INVENTORY: render_inventory()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mirror_tool.config.compat import Noted, PluginNames, Text
 from mirror_tool.config.values import (
     AbsolutePath,
     Boolean,
@@ -66,6 +67,10 @@ class Key:
     example: value the example file writes instead of the default (values an operator must set).
     attr: attribute of the settings object; "" = the name with `-` as `_`; None = accepted and
         parsed but kept nowhere (a bandersnatch key with nothing to do here).
+    alias_of: another key of the section this one is read as (bandersnatch spellings): its value
+        applies when that key is absent; both given is an error.
+    A name holding `<...>` is a template: it stands for every key of its section that no other row
+    names (`<[tags:]dotted.path>` in the metadata-filter sections), kept under the name as written.
     """
 
     section: str
@@ -78,12 +83,24 @@ class Key:
     compat: str = ""
     example: str | None = None
     attr: str | None = ""
+    alias_of: str | None = None
 
     def __post_init__(self) -> None:
         if self.name != self.name.lower():
             raise ValueError(f"[{self.section}] {self.name}: declare key names in lower case")
         if self.attr == "":
-            object.__setattr__(self, "attr", self.name.replace("-", "_"))
+            keeps = not (self.template or self.alias_of or self.explains_only)
+            object.__setattr__(self, "attr", self.name.replace("-", "_") if keeps else None)
+
+    @property
+    def template(self) -> bool:
+        """True for a row standing for every otherwise unnamed key of its section."""
+        return "<" in self.name
+
+    def matches(self, name: str) -> bool:
+        """Whether the key `name` (as written) is this template's."""
+        head = self.name.split("<", 1)[0]
+        return self.template and name.lower().startswith(head) and len(name) > len(head)
 
     @property
     def required(self) -> bool:
@@ -92,7 +109,16 @@ class Key:
     @property
     def compat_only(self) -> bool:
         """True for keys accepted only so a bandersnatch config loads: they change nothing."""
-        return self.attr is None or isinstance(self.type, Only)
+        from mirror_tool.config.compat import explanation
+
+        return isinstance(self.type, Only) or explanation(self.type)
+
+    @property
+    def explains_only(self) -> bool:
+        """True for rows that exist only to explain a bandersnatch key (accepted or refused)."""
+        from mirror_tool.config.compat import explanation
+
+        return explanation(self.type)
 
 
 _S = Number(0, False, "s")  # seconds, > 0
@@ -107,7 +133,8 @@ MIRROR_KEYS: tuple[Key, ...] = (
     Key("mirror", "master", HttpUrl(), REQUIRED,
         "Upstream base URL: the origin or a CDN in front of it. A trailing `/` is dropped.",
         role_var="pypi_mirror_master", role_default="https://upstream.invalid", example="https://upstream.invalid",
-        compat="same; `http://` is accepted too (bandersnatch: https only)"),
+        compat="different: required here (bandersnatch defaults to the public index); `http://` needs no "
+               "`allow-non-https`"),
     # Fleet (hub and replicas): docs/operations.md "Hub and replicas".
     Key("mirror", "upstream-kind", Choice(("pypi", "mirror")), "pypi",
         "What `master` is: `pypi` (PyPI or a PyPI-like upstream: XML-RPC change feed, JSON API) or "
@@ -128,14 +155,17 @@ MIRROR_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_journal_retention", compat="ours"),
     Key("mirror", "timeout", _S, 10.0, "Per-request timeout.",
         role_var="pypi_mirror_timeout", compat="same"),
-    Key("mirror", "global-timeout", _S, 18000.0,
+    Key("mirror", "global-timeout", Noted(_S, 18000.0,
+        "limits the whole `pypi-mirror mirror` run here (exit 6 when it expires), not each request as in "
+        "bandersnatch; `pypi-mirror-run` uses `[wrapper] time-limit` instead"), 18000.0,
         "Whole-run limit of `pypi-mirror mirror`: on expiry it stops cleanly and exits 6. Not used by "
         "`pypi-mirror-run` (it has `[wrapper] time-limit`).",
         role_var="pypi_mirror_global_timeout",
-        compat="different: bandersnatch limits each request coroutine; here the whole run"),
+        compat="different: bandersnatch (default 1800) limits each request; here the whole `pypi-mirror mirror` "
+               "run (exit 6)"),
     Key("mirror", "workers", Integer(1, 64), 3,
         "Projects synced at once; each downloads its own files, one at a time.",
-        role_var="pypi_mirror_workers", compat="same (bandersnatch: 1..10)"),
+        role_var="pypi_mirror_workers", compat="same; 1..64 here (bandersnatch: 1..10)"),
     Key("mirror", "worker-mode", Choice(("auto", "threads", "processes")), "auto",
         "Where projects sync: `processes` forks `workers` single-threaded worker processes (less CPU "
         "per file, every core used), `threads` keeps them in this process, `auto` picks processes "
@@ -147,16 +177,20 @@ MIRROR_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_stop_on_error", compat="same"),
     Key("mirror", "json", Boolean(), False,
         "Also save the JSON API copies `web/json/<name>` and `web/pypi/<name>/json`.",
-        role_var="pypi_mirror_json", compat="same"),
+        role_var="pypi_mirror_json",
+        compat="different: the copies list what this mirror holds, with file URLs pointing here (compact JSON); "
+               "bandersnatch saves upstream's document unfiltered"),
     Key("mirror", "release-files", Boolean(), True,
         "Download release files; false writes index pages only, with links to the upstream's files.",
         role_var="pypi_mirror_release_files", compat="same"),
     Key("mirror", "delete-packages", Boolean(), True,
         "Delete the files of projects removed upstream and files a new page no longer lists.",
-        role_var="pypi_mirror_delete_packages"),
+        role_var="pypi_mirror_delete_packages",
+        compat="ours: bandersnatch never deletes during `mirror`; its `delete_missing_packages` is read as this key"),
     Key("mirror", "compare-method", Choice(("hash", "stat")), "hash",
         "How a file already on disk is checked before its download is skipped.",
-        role_var="pypi_mirror_compare_method", compat="same"),
+        role_var="pypi_mirror_compare_method",
+        compat="different: `stat` compares sizes only (bandersnatch: size and mtime, then the hash)"),
     Key("mirror", "simple-format", Choice(("ALL", "HTML", "JSON"), case=False), "ALL",
         "Which simple pages to write: `ALL` = `index.html`, `index.v1_html`, `index.v1_json`; `HTML` "
         "the first two; `JSON` only `index.v1_json` (clients not asking for JSON then get nginx's "
@@ -165,13 +199,16 @@ MIRROR_KEYS: tuple[Key, ...] = (
     Key("mirror", "root_uri", HttpUrl(optional=True), "",
         "If set, file links are `<root_uri>/packages/...` instead of relative links.",
         role_var="pypi_mirror_root_uri",
-        compat="same, but must be an http(s) URL and has no implicit default when `release-files = false`"),
-    Key("mirror", "hash-index", Only(Boolean(), False), False,
-        "Accepted so a bandersnatch config loads; only `false` is implemented.",
-        compat="only `false`; `true` is an error"),
+        compat="different: must be an http(s) URL; no implicit default when `release-files = false` (links "
+               "then point at upstream's file URLs)"),
+    Key("mirror", "hash-index", Boolean(), False,
+        "Project pages under `simple/<first character>/<name>/` instead of `simple/<name>/` (for huge trees on "
+        "filesystems that dislike big directories). Clients still ask for `/simple/<name>/`: the web server must "
+        "rewrite it (the role's vhost does when `pypi_mirror_hash_index` is true).",
+        role_var="pypi_mirror_hash_index", compat="same; the role's nginx vhost carries the rewrite"),
     Key("mirror", "storage-backend", Only(Choice(("filesystem",)), "filesystem"), "filesystem",
         "Accepted so a bandersnatch config loads; only `filesystem` is implemented.",
-        compat="only `filesystem`; anything else is an error"),
+        compat="different: only `filesystem` (bandersnatch also has `s3`); anything else is an error"),
     Key("mirror", "changelog-source", Choice(("auto", "xmlrpc", "index")), "auto",
         "Change feed: `auto` reads the XML-RPC changelog and falls back to the PEP 691 `/simple/` "
         "index diff when XML-RPC answers a fault or 404; `xmlrpc` or `index` force one (`xmlrpc` "
@@ -194,7 +231,53 @@ MIRROR_KEYS: tuple[Key, ...] = (
         "Log file of `pypi-mirror` (`--log-file` overrides it); empty: stderr only. Not used by "
         "`pypi-mirror-run`.",
         role_var="pypi_mirror_log_file", role_default="{{ pypi_mirror_log_dir }}/mirror.log",
-        compat="ours; bandersnatch's `log-config` is not supported"),
+        compat="ours; bandersnatch logs to stderr (and has `log-config`, also read here)"),
+    Key("mirror", "core-metadata", Boolean(), True,
+        "Store the `<file>.metadata` siblings (PEP 658/714) upstream advertises and advertise them in the pages; "
+        "false: neither (pip then downloads whole wheels to resolve).",
+        role_var="pypi_mirror_core_metadata", compat="same"),
+    Key("mirror", "digest_name", Choice(("sha256", "md5", "blake2b_256")), "sha256",
+        "The hash named in file links (`#<name>=<hex>`) and in the PEP 691 `hashes` (which keep `sha256` too). "
+        "Downloads and files on disk are always checked with sha256. A name other than sha256 needs the JSON "
+        "pages (`simple-format` ALL or JSON).",
+        role_var="pypi_mirror_digest_name",
+        compat="different: only the digests upstream's JSON API gives; bandersnatch 8.2.0 re-downloads every "
+               "re-checked file when this is not sha256, here files are checked with sha256 whatever it names"),
+    Key("mirror", "keep_index_versions", Integer(0, 1000), 0,
+        "Keep the last N copies of each project page in `simple/<name>/versions/` (`index_<serial>_<UTC "
+        "time>.html`, `.v1_html`, `.v1_json`), the current one included, to roll a page back; 0: none. The pages "
+        "themselves stay regular files.",
+        role_var="pypi_mirror_keep_index_versions",
+        compat="different: copies, not absolute symlinks (works on any storage and behind nginx's "
+               "`disable_symlinks`); the oldest go first by serial, not by file-name order"),
+    Key("mirror", "diff-file", Text(), "",
+        "After each `mirror` and `sync`, write here the list of files that run wrote below `web/` (absolute "
+        "paths, one per line), for copying to offline mirrors. `{{mirror_directory}}` style references to other "
+        "keys are expanded; a directory gets `/mirrored-files`. Empty: off.",
+        role_var="pypi_mirror_diff_file",
+        compat="same; the list also holds `pypi/<name>/json` and `last-modified`, and a reference to an unset "
+               "key is a config error (bandersnatch falls back to `<directory>/mirrored-files`)"),
+    Key("mirror", "diff-append-epoch", Boolean(), False,
+        "Append `-<epoch seconds of the run's start>` to the `diff-file` name, so runs keep their own lists.",
+        role_var="pypi_mirror_diff_append_epoch", compat="same"),
+    Key("mirror", "log-config", OptionalPath(), None,
+        "A `logging.config.fileConfig` file applied by both commands after their own log setup (loggers "
+        "`mirror_tool` and `pypi-mirror-run`); empty: none.",
+        compat="different: loggers the file does not name keep logging (bandersnatch disables them)"),
+    Key("mirror", "storage-filesystem-manage-permissions", Boolean(), True,
+        "false: pages and files get the permissions the umask and default ACLs give instead of 0644, for trees "
+        "whose permissions are managed outside the mirror.",
+        compat="different: here it decides every file's mode; in bandersnatch 8.2.0 only how two copies are made"),
+    Key("mirror", "download-mirror", HttpUrl(optional=True), "",
+        "Fetch each release file (and its `.metadata`) first from `<download-mirror><path of the upstream file "
+        "URL>` (a nearer mirror of this tool or of bandersnatch), then from upstream; every download is checked "
+        "against upstream's sha256. Project metadata always comes from `master`. Empty: off.",
+        role_var="pypi_mirror_download_mirror",
+        compat="same; a trailing `/` is dropped (bandersnatch joins it into `//packages/...`)"),
+    Key("mirror", "download-mirror-no-fallback", Boolean(), False,
+        "Only the download mirror: a file it lacks or serves wrong fails its project instead of coming from "
+        "upstream.",
+        role_var="pypi_mirror_download_mirror_no_fallback", compat="same"),
 )
 
 WRAPPER_KEYS: tuple[Key, ...] = (
@@ -244,10 +327,14 @@ WRAPPER_KEYS: tuple[Key, ...] = (
 )
 
 PLUGINS_KEYS: tuple[Key, ...] = (
-    Key("plugins", "enabled", Words("plugin names"), (),
-        "Accepted and ignored so a bandersnatch config loads: here a filter applies when its "
-        "section is present.",
-        compat="ignored: a filter applies when its section is present", attr=None),
+    Key("plugins", "enabled", PluginNames(), None,
+        "bandersnatch's filter plugins to run, one name per line, or `all`. With a `[plugins]` section only the "
+        "listed plugins run; without one, every filter section present applies. `all` runs every plugin that is "
+        "configured: an allowlist release plugin without its list filters nothing (bandersnatch 8.2.0 then "
+        "mirrors no files; a warning says so).",
+        role_var="pypi_mirror_plugins_enabled",
+        compat="same: only the listed plugins run (one per line); different for `all` and for an allowlist release "
+               "plugin without its list: nothing filtered instead of no files", attr=None),
 )
 
 #: Filter sections (bandersnatch names). They move into the filter classes, which then register
@@ -257,38 +344,45 @@ FILTER_KEYS: tuple[Key, ...] = (
         "Mirror only these projects; entries with a specifier keep only the matching versions of "
         "that project. No extras, markers or URLs.",
         role_var="pypi_mirror_allowlist_packages", example="\n    requests\n    numpy>=1.26",
-        compat="same (both `allowlist_project` and `allowlist_release` apply); "
-               "`requirements` and `requirements_path` are not supported",
+        compat="same: `allowlist_project` and `allowlist_release` (without `[plugins]` both apply when the "
+               "section is present); also the exemption list of the size and version-count plugins",
         attr="allowlist_packages"),
     Key("blocklist", "packages", Requirements(), (),
         "A bare name removes the project; a name with a specifier removes the matching versions.",
         role_var="pypi_mirror_blocklist_packages", example="example-unwanted",
-        compat="same", attr="blocklist_packages"),
+        compat="same: `blocklist_project` and `blocklist_release`", attr="blocklist_packages"),
     Key("blocklist", "platforms", Words("platform keywords"), (),
         "Exclude files built only for these platforms or Pythons: `windows`, `macos`, `linux`, "
         "`manylinux`, `musllinux`, `freebsd`, `ios`, `android`, `freethreaded`, `pypy`, `pyX`, "
         "`pyX.Y` (details in README).",
         role_var="pypi_mirror_blocklist_platforms", example="windows macos py2 py3.6 freethreaded",
-        compat="same keywords plus more; `pyX.Y` works for any X.Y", attr="blocklist_platforms"),
+        compat="different: keywords match wheel tags, not substrings (`py2` keeps `py2.py3` wheels, `pyX.Y` "
+               "keeps abi3 ones, `linux` also matches plain `linux_*`); more keywords; unknown ones are errors",
+        attr="blocklist_platforms"),
     Key("filters", "prereleases", Boolean(), False,
         "true: exclude PEP 440 pre- and dev releases.",
         role_var="pypi_mirror_filter_prereleases", example="true",
-        compat="bandersnatch's `prerelease_release` plugin", attr="prereleases"),
+        compat="ours: bandersnatch's `prerelease_release` plugin (also read here) is limited by "
+               "`[filter_prerelease]`", attr="prereleases"),
     Key("filter_regex", "releases", Regexes(), (),
         "Exclude versions matching any of these regexes (`re.match`: anchored at the start).",
         role_var="pypi_mirror_filter_regex_releases", example="\n    .*rc\\d+$",
-        compat="same (`regex_release`); `[filter_regex] packages` is not supported", attr="release_regexes"),
+        compat="same (`regex_release`)", attr="release_regexes"),
     Key("latest_release", "keep", Integer(0, 1_000_000), 0,
         "Keep only the N highest versions that still have files after the other filters; 0: all.",
-        role_var="pypi_mirror_latest_release_keep", example="3", compat="same", attr="latest_keep"),
+        role_var="pypi_mirror_latest_release_keep", example="3",
+        compat="different: exactly N versions that still have files after the other filters, upstream's latest "
+               "(`info.version`) always among them; bandersnatch counts in JSON order and may keep fewer",
+        attr="latest_keep"),
     Key("size", "max_file_size", Size(), None,
         "Exclude files larger than this (files of unknown size pass); empty: no limit. An integer of "
         "bytes, or with `K`/`M`/`G`/`T` (powers of 1024, optional `B`/`iB`).",
         role_var="pypi_mirror_size_max_file_size", example="500M",
-        compat="ours; bandersnatch's `[size_project_metadata]` is not supported", attr="max_file_size"),
+        compat="ours: single files (bandersnatch's `[size_project_metadata]`, also read here, limits whole "
+               "projects)", attr="max_file_size"),
     Key("size", "allowlist", Words("project names"), (),
         "Projects exempt from `max_file_size`.",
-        role_var="pypi_mirror_size_allowlist", example="big-project", attr="size_allowlist"),
+        role_var="pypi_mirror_size_allowlist", example="big-project", compat="ours", attr="size_allowlist"),
 )
 
 #: Sections whose absence changes nothing (the file must hold `[mirror]`).
@@ -302,21 +396,33 @@ class KeyTable:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str], Key] = {}
+        self._weak: set[tuple[str, str]] = set()
         self._providers_loaded = False
 
-    def register(self, rows: Iterable[Key]) -> None:
-        """Add rows; re-registering an identical row is a no-op, a different one an error."""
+    def register(self, rows: Iterable[Key], *, weak: bool = False) -> None:
+        """Add rows; re-registering an identical row is a no-op, a different one an error.
+
+        `weak` rows (bandersnatch keys declared only to explain them) give way: a weak row is not
+        added where a row exists, and a normal row replaces a weak one.
+        """
         for row in rows:
             where = (row.section, row.name)
             known = self._rows.get(where)
-            if known is not None and known != row:
+            if known is not None and weak:
+                continue
+            if known is not None and known != row and where not in self._weak:
                 raise ValueError(f"[{row.section}] {row.name} is declared twice, differently")
             self._rows[where] = row
+            if weak:
+                self._weak.add(where)
+            else:
+                self._weak.discard(where)
 
     def remove(self, rows: Iterable[Key]) -> None:
         """Forget rows (tests that register a plugin's keys clean up with this)."""
         for row in rows:
             self._rows.pop((row.section, row.name), None)
+            self._weak.discard((row.section, row.name))
 
     def load_providers(self) -> None:
         """Import the PROVIDERS once, so the keys they register are known."""
@@ -337,17 +443,34 @@ class KeyTable:
     def find(self, section: str, name: str) -> Key | None:
         return self._rows.get((section, name))
 
+    def lookup(self, section: str, name: str) -> Key | None:
+        """The row for the key `name` as written: by its lower-case name, else the section's
+        template row that matches it."""
+        row = self._rows.get((section, name.lower()))
+        if row is not None and not row.template:
+            return row
+        return next((r for r in self.section(section) if r.matches(name)), None)
+
 
 KEYS = KeyTable()
 KEYS.register(MIRROR_KEYS + WRAPPER_KEYS + PLUGINS_KEYS + FILTER_KEYS)
 
 
-def register_keys(rows: Iterable[Key]) -> None:
-    """Make a plugin's rows known to the loader, the generators and the role checks."""
-    KEYS.register(rows)
+def register_keys(rows: Iterable[Key], *, weak: bool = False) -> None:
+    """Make a plugin's rows known to the loader, the generators and the role checks (`weak`:
+    rows that only explain a bandersnatch key and give way to a real row of the same name)."""
+    KEYS.register(rows, weak=weak)
 
 
 def all_keys() -> tuple[Key, ...]:
     """Every row, the providers' included."""
     KEYS.load_providers()
     return KEYS.rows()
+
+
+# bandersnatch spellings read as keys of ours, and the bandersnatch keys that only get explained
+# (bandersnatch.py imports Key from here, so it comes last).
+from mirror_tool.config.bandersnatch import ALIASES, EXPLAINED  # noqa: E402
+
+KEYS.register(ALIASES)
+KEYS.register(EXPLAINED, weak=True)

@@ -67,6 +67,15 @@ class MirrorSettings:
     stale_backoff: float
     retries: int
     log_file: Path | None
+    core_metadata: bool
+    digest_name: str
+    keep_index_versions: int
+    diff_file: str
+    diff_append_epoch: bool
+    log_config: Path | None
+    storage_filesystem_manage_permissions: bool
+    download_mirror: str
+    download_mirror_no_fallback: bool
 
 
 @from_rows(WRAPPER_KEYS)
@@ -117,6 +126,10 @@ class Config:
     filters: FilterSettings
     path: Path
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    #: One line each: keys read with a meaning the operator should hear about (bandersnatch
+    #: spellings, ignored bandersnatch keys, filter plugins that do less than 8.2.0 would). The
+    #: commands log them once per run; `check-config` prints them.
+    warnings: tuple[str, ...] = ()
 
     def section(self, name: str) -> Mapping[str, Any] | None:
         """Parsed keys of `[name]` by key name; None when the file has no such section."""

@@ -84,11 +84,16 @@ def changelog_since(upstream: Upstream, since: int) -> Changes:
     return changes
 
 
-def full_listing(upstream: Upstream, source: str) -> Changes:
-    """Every project upstream has, for the first (full) sync."""
+def full_listing(upstream: Upstream, source: str, guard: "SerialGuard | None" = None) -> Changes:
+    """Every project upstream has: the first (full) sync, and a full check (reconcile.py).
+
+    `guard`: checks the upstream's serial before the listing is taken (over XML-RPC a lagging
+    answer is asked again first, so the listing taken after it is at least as new)."""
     if source in ("auto", "xmlrpc"):
         try:
             serial = upstream.changelog_last_serial()
+            if guard is not None:
+                serial = guard.check(serial, "the XML-RPC change feed", upstream.changelog_last_serial)
             listing = upstream.list_packages_with_serial()
             changes = Changes(target_serial=serial, source="xmlrpc", reconciled=True)
             for name, s in listing.items():
@@ -99,6 +104,8 @@ def full_listing(upstream: Upstream, source: str) -> Changes:
                 raise UpstreamUnreachable(f"XML-RPC unavailable and changelog-source = xmlrpc: {exc}") from exc
             log.warning("%s; using the /simple/ index instead", exc)
     serial, listing = upstream.simple_index()
+    if guard is not None and serial > 0:  # 0: an index without a serial
+        guard.check(serial, "the /simple/ index")
     changes = Changes(target_serial=serial, source="index", reconciled=True)
     for name, s in listing.items():
         changes.add(name, s)

@@ -62,17 +62,30 @@ class Run:
         self.removed: list[str] = []  # gone upstream, withdrawn at the next checkpoint
         self.storage_error: StorageError | None = None
         self.checkpoint_cost = 0.0
+        #: Keys the workers stored (downloads) for published projects: `diff-file`.
+        self.downloaded: list[str] = []
         self.reconciled = False
         #: The upstream's serial was checked against the mirror's this run (and not found lower).
         self.serial_checked = False
+        self.adopted = False
         self._filters: FilterChain | None = None
         self._stale_before: dict[str, StaleEntry] | None = None
 
     def prepare(self) -> None:
-        """Directories, stray temporaries, what the last run left (status, state.json, todo), and
-        the deletions and stored files a killed run left on the pending journal."""
+        """Directories and stray temporaries; a tree bandersnatch left is adopted (engine/adopt.py);
+        then what the last run left (status, state.json, todo); then the deletions and stored
+        files a killed run left on the pending journal are finished.
+
+        The order matters: adoption turns bandersnatch's text `todo` into ours (read before it,
+        it would be moved aside as unreadable) and seeds the root index; the journal's recovery
+        needs that `todo` (projects still queued keep their records for their re-sync), and an
+        adopted tree has no journal of ours unless a run of ours over it was killed.
+        """
+        from mirror_tool.engine.adopt import adopt_if_needed
+
         self.state.prepare()
         self.storage.prepare()
+        self.adopted = adopt_if_needed(self.config, self.storage, self.publisher, self.state) is not None
         self.old_status = self.state.read_status()
         self.run_state = self.state.read_run_state()
         self.upstream_serial = self.run_state.upstream_serial
@@ -116,7 +129,7 @@ class Run:
         if outcome.kind == "synced":
             self.ready.append(outcome)  # published (and marked done) at the next checkpoint
             self.stale.pop(name, None)
-        elif outcome.kind == "removed":
+        elif outcome.kind in ("removed", "excluded"):
             self.removed.append(name)
             self.done.add(name)
             self.synced.append(name)
@@ -153,6 +166,8 @@ class Run:
                 else:
                     self.done.add(outcome.name)
                     self.synced.append(outcome.name)
+                    if self.publisher.written is not None:
+                        self.downloaded += outcome.written
             removed, self.removed = self.removed, []
             self.publisher.withdraw(removed, delete_files=self.settings.delete_packages and self.settings.release_files)
             status = self.compute_status()

@@ -70,6 +70,13 @@ class Publisher:
         self.changed = False
         #: The change journal under `web/changes/` (not the pending-files `journal`).
         self.changes = JournalWriter(storage, settings.journal_retention)
+        #: Keys written, in order, when a `diff-file` wants them (None: not recorded).
+        self.written: list[str] | None = [] if settings.diff_file else None
+
+    def _write(self, key: str, data: bytes, content_type: str) -> None:
+        self.storage.write(key, data, content_type)
+        if self.written is not None:
+            self.written.append(key)
 
     # -- the root index ----------------------------------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
@@ -77,6 +84,14 @@ class Publisher:
         if self._index is None:
             self._index_serial, self._index = read_root_index(self.storage)
         return self._index
+
+    def replace_index(self, entries: dict[str, IndexEntry]) -> None:
+        """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
+        index lacks the per-project serials)."""
+        self.index()
+        self._index = dict(entries)
+        self._index_dirty = True
+        self.changed = True
 
     def index_serial(self) -> int | None:
         """The serial the published root JSON index carries (None: no JSON index)."""
@@ -150,30 +165,52 @@ class Publisher:
         settings = self.settings
         norm = project.normalized
         links = {"release_files": settings.release_files, "root_uri": settings.root_uri}
+        style = {**links, "digest": settings.digest_name, "core_metadata": settings.core_metadata}
         copies = keys.json_copies(norm)
         if drop_from_copies is not None:
             for key in copies:
                 raw = self.storage.read(key)
                 edited = render.json_copy_without(raw, drop_from_copies) if raw is not None else None
                 if edited is not None:
-                    self.storage.write(key, edited, "application/json")
+                    self._write(key, edited, "application/json")
         elif settings.json and project.raw_json is not None:
             blob = render.json_copy(project.raw_json, project.files, versions=project.versions, **links)
             for key in copies:
-                self.storage.write(key, blob, "application/json")
+                self._write(key, blob, "application/json")
         fmt = settings.simple_format
+        pages: dict[str, tuple[bytes, str]] = {}
         if fmt in ("ALL", "JSON"):
-            self.storage.write(keys.project_page(norm, keys.JSON_PAGE), render.project_json(project, **links), JSON)
+            pages[keys.JSON_PAGE] = (render.project_json(project, **style), JSON)
         if fmt in ("ALL", "HTML"):
-            page = render.project_html(project, **links)
-            self.storage.write(keys.project_page(norm, keys.HTML_V1_PAGE), page, HTML)
-            self.storage.write(keys.project_page(norm, keys.HTML_PAGE), page, HTML)
+            page = render.project_html(project, **style)
+            pages[keys.HTML_V1_PAGE] = pages[keys.HTML_PAGE] = (page, HTML)
+        if settings.keep_index_versions:
+            self._keep_versions(project, pages)
+        for name, (data, content_type) in pages.items():
+            self._write(keys.project_page(norm, name), data, content_type)
         # Pages of a kind the config no longer writes would go stale (and could list deleted files).
         unwanted = [keys.project_page(norm, name) for name in _unwanted_pages(fmt)]
         if not settings.json and drop_from_copies is None:
             unwanted += copies
         for key in unwanted:
             self._remove_quietly(key)
+
+    def _keep_versions(self, project: Project, pages: dict[str, tuple[bytes, str]]) -> None:
+        """`keep_index_versions`: a copy of each page under `versions/`, then only the newest N
+        (by serial, then time) of each kind are kept. Copies, not symlinks: any storage holds
+        them, and nginx's `disable_symlinks` serves them; rolling back is copying one over the page."""
+        norm, keep = project.normalized, self.settings.keep_index_versions
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%S.%fZ")
+        for name, (data, content_type) in pages.items():
+            self._write(keys.page_version(norm, name, max(project.serial, 0), stamp), data, content_type)
+        kept: dict[str, list[tuple[int, str, str]]] = {}
+        for info in self.storage.list(keys.page_versions_prefix(norm)):
+            match = keys.PAGE_VERSION_RE.match(info.key.rsplit("/", 1)[-1])
+            if match:
+                kept.setdefault(match.group(3), []).append((int(match.group(1)), match.group(2), info.key))
+        for copies in kept.values():
+            for _serial, _stamp, key in sorted(copies)[:-keep]:
+                self._remove_quietly(key)
 
     # -- 2. removals ---------------------------------------------------------------------------------
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
@@ -302,12 +339,12 @@ class Publisher:
         fmt = self.settings.simple_format
         index = self.index()
         if fmt in ("ALL", "JSON"):
-            self.storage.write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
+            self._write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
             self._index_serial = serial
         if fmt in ("ALL", "HTML"):
             page = render.root_html(index)
-            self.storage.write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
-            self.storage.write(keys.root_page(keys.HTML_PAGE), page, HTML)
+            self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
+            self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
         for name in _unwanted_pages(fmt):
             self._remove_quietly(keys.root_page(name))
         self._unflushed = True
@@ -325,7 +362,7 @@ class Publisher:
     def touch_last_modified(self) -> None:
         """`web/last-modified`: when this mirror's tree last changed (bandersnatch's stamp format)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H:%M:%S")
-        self.storage.write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain")
+        self._write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain")
 
 
 def _listed(page: Project | None) -> set[str]:

@@ -1,5 +1,5 @@
 """When the upstream's serial is below the mirror's: the guard that refuses to follow it, and the
-full reconciliation that accepts it.
+full check that accepts it (`mirror --reconcile`) or re-checks everything (`mirror --force-check`).
 
 Why a guard: a mirror follows changes after its serial. An upstream restored from a backup, or
 another upstream put behind the same URL, answers "nothing after your serial" and every run would
@@ -11,13 +11,20 @@ lagging CDN node or database replica answering once is not a regression), then r
 ends ends the exit 8 by itself. Any source of "the upstream's current serial" can use the guard:
 the XML-RPC feed and the `/simple/` index here, a hub's change journal for a replica.
 
-Why a full reconciliation (`mirror --reconcile`): once the operator decides the lower serial is the
-truth, the mirror compares its whole root index with the upstream's full listing, re-syncs every
-project whose serial differs (lower or higher) or that it lacks, withdraws the projects the
-upstream no longer has, and records the upstream's serial as its own when that work is done (the
-`todo` carries `reconcile`, so an interrupted reconciliation goes on in the next runs).
-`FullCheck(every_project=True)` re-checks every project instead (bandersnatch's
-`mirror --force-check` builds on it).
+Why a full check: `mirror --reconcile`, once the operator decides the lower serial is the truth,
+and `mirror --force-check` (bandersnatch's flag: check everything again, e.g. after the tree was
+damaged or edited behind the mirror's back) are one mechanism, a `FullCheck`: the mirror
+compares its whole root index with the upstream's full listing, queues projects, withdraws the
+projects the upstream no longer has, and records the listing's serial when that work is done.
+The two flags set its two fields, and that is all they differ in (both together set both):
+- `rebase` (`--reconcile`): the listing's serial becomes the mirror's even when it is lower, and
+  the `todo` carries `reconcile`, so an interrupted reconciliation goes on in the next runs;
+  without it a lower serial meets the `SerialGuard` like in any run (exit 8) and the mirror's
+  serial never moves back.
+- `every_project` (`--force-check`): every project the upstream lists is queued, so each is
+  fetched again and every file it lists is checked by `compare-method` (missing or different
+  files downloaded again); without it only the projects whose serial differs (lower or higher)
+  or that one side lacks.
 """
 
 from __future__ import annotations
@@ -65,13 +72,27 @@ class SerialGuard:
 @dataclass(frozen=True)
 class FullCheck:
     """A run that diffs the whole tree against the upstream's full listing instead of following
-    the change feed, and takes the upstream's serial as the mirror's new base."""
+    the change feed (the module docstring says what each field is for)."""
 
-    #: True: queue every project upstream lists; False: only those whose serial differs or that
-    #: one side lacks (`mirror --reconcile`).
+    #: Queue every project upstream lists (`--force-check`); False: only those whose serial
+    #: differs or that one side lacks.
     every_project: bool = False
-    #: What the log calls it.
-    label: str = "reconcile"
+    #: Take the listing's serial as the mirror's new base even when it is lower (`--reconcile`);
+    #: False: a lower serial is refused (exit 8).
+    rebase: bool = True
+
+    @classmethod
+    def from_flags(cls, *, reconcile: bool, force_check: bool) -> "FullCheck | None":
+        """The full check `pypi-mirror mirror --reconcile / --force-check` asks for (None: neither)."""
+        if not (reconcile or force_check):
+            return None
+        return cls(every_project=force_check, rebase=reconcile)
+
+    @property
+    def label(self) -> str:
+        """What the log calls it."""
+        parts = [name for name, on in (("reconcile", self.rebase), ("force check", self.every_project)) if on]
+        return " with ".join(parts) or "check"
 
 
 def full_diff(
@@ -81,14 +102,16 @@ def full_diff(
     *,
     every_project: bool,
     also: Iterable[str] = (),
+    guard: SerialGuard | None = None,
 ) -> Changes:
     """Projects to sync so that the tree matches the upstream's full listing, at its serial.
 
     `local`: the mirror's root index. `also`: names to queue whatever their serial (work left in
     `todo`), expecting the serial the listing gives them. Projects the listing lacks are queued
-    with expected serial 0: the fetch's 404 withdraws them.
+    with expected serial 0: the fetch's 404 withdraws them. `guard`: checks the listing's serial
+    (UpstreamRegressed when it is below the mirror's); None accepts any.
     """
-    listing = full_listing(upstream, source)
+    listing = full_listing(upstream, source, guard)
     changes = Changes(target_serial=listing.target_serial, source=listing.source, reconciled=True)
     for norm, serial in listing.projects.items():
         mine = local.get(norm)

@@ -53,8 +53,8 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
     """Incremental sync (the first run is a full sync); see the module docstring.
 
     `storage`: where the tree lives (default: the filesystem below `<directory>/web`).
-    `full_check`: diff the whole tree against the upstream's full listing and accept its serial
-    (`mirror --reconcile`; reconcile.py)."""
+    `full_check`: diff the whole tree against the upstream's full listing (`mirror --reconcile`
+    accepts its serial even when lower, `mirror --force-check` re-checks every project; reconcile.py)."""
     run = Run(config, stop or StopToken(), storage)
     if config.mirror.upstream_kind == "mirror" and full_check is None:
         from mirror_tool.engine.replica import follow_hub
@@ -78,7 +78,7 @@ def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes],
         changes = find_changes(run, todo)
         run.serial_checked = True
         run.reconciled = changes.reconciled
-        rebase = full_check is not None or (todo is not None and todo.reconcile)
+        rebase = (full_check is not None and full_check.rebase) or (todo is not None and todo.reconcile)
         # A reconciliation takes the upstream's serial as it is, even below the mirror's.
         run.upstream_serial = changes.target_serial if rebase else max(run.upstream_serial, changes.target_serial)
         admitted = {name: serial for name, serial in changes.projects.items() if run.filters.admits_project(name)}
@@ -117,11 +117,7 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
     """What this run syncs: the full diff (`full_check`), the first full listing, or the changes
     after the cursor, checked by the serial guard (UpstreamRegressed before anything is synced)."""
     settings = run.settings
-    if full_check is not None:
-        log.info("Full %s: comparing every project with the upstream's full listing", full_check.label)
-        return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
-                         every_project=full_check.every_project, also=todo.projects if todo else ())
-    if run.old_status is None and todo is None:
+    if full_check is None and run.old_status is None and todo is None:
         log.info("No mirror serial yet: full sync")
         return full_listing(run.upstream, settings.changelog_source)
     if todo is not None and todo.reconcile:
@@ -129,6 +125,11 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
     else:
         cursor = max(run.old_status or 0, todo.target_serial if todo else 0)
     guard = SerialGuard(cursor, run.internal_stop, rechecks=settings.stale_retries, backoff=settings.stale_backoff)
+    if full_check is not None:
+        log.info("Full %s: comparing every project with the upstream's full listing", full_check.label)
+        return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
+                         every_project=full_check.every_project, also=todo.projects if todo else (),
+                         guard=None if full_check.rebase else guard)
     return collect_changes(
         run.upstream,
         source=settings.changelog_source,
@@ -299,6 +300,10 @@ def finish(run: Run, *, feed_error: MirrorError | None, requested: list[str] | N
                 run.state.write_run_state(state)
             if run.publisher.changed:
                 run.publisher.touch_last_modified()
+            if run.publisher.written is not None:
+                from mirror_tool.engine.diff_file import write_diff
+
+                write_diff(run.config, [*run.downloaded, *run.publisher.written], run.started)
     except StorageError as exc:
         run.storage_failure(exc)
         code = most_urgent(code, ExitCode.STORAGE)

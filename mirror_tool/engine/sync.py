@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
@@ -20,7 +21,7 @@ from mirror_tool.names import check_project_name
 from mirror_tool.records import Project, ReleaseFile
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
-from mirror_tool.storage.base import Storage
+from mirror_tool.storage.base import Staged, Storage
 from mirror_tool.upstream.client import Stopped, Upstream
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ log = logging.getLogger("mirror_tool.sync")
 
 @dataclass
 class Outcome:
-    """Result of one project sync; `kind` is synced | removed | stale | failed | stopped | refused."""
+    """Result of one project sync; `kind` is synced | removed | excluded (by the metadata filters:
+    withdrawn like a removed project) | stale | failed | stopped | refused."""
 
     name: str  # normalized
     kind: str
@@ -45,6 +47,7 @@ class Outcome:
     new_files: bool = False  # synced: the project lists files this mirror stores
     files_downloaded: int = 0  # set by a worker process (threads count on the shared Upstream)
     bytes_downloaded: int = 0
+    written: list[str] = field(default_factory=list)  # keys this sync stored (downloads): `diff-file`
 
 
 @dataclass
@@ -86,8 +89,12 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             attempt += 1
         if answer.project is None:
             return Outcome(norm, "removed", serial=answer.serial, expected=expected, urls=urls)
+        if not ctx.filters.admits_metadata(answer.project):
+            log.info("Package %s is excluded by the metadata filters", norm)
+            return Outcome(norm, "excluded", serial=answer.serial, expected=expected, urls=urls)
         admitted = ctx.filters.filter_project(answer.project)
-        files = _stored_files(ctx, norm, _keyed(norm, admitted.files))
+        stores = _Stores(ctx, norm, _keyed(norm, admitted.files))
+        files = _stored_files(ctx, stores)
         if ctx.stop.stopped:
             return Outcome(norm, "stopped", expected=expected, urls=urls)
         project = replace(
@@ -96,7 +103,8 @@ def sync_project(ctx: SyncContext, name: str, expected: int) -> Outcome:
             raw_json=admitted.raw_json if settings.json else None,
         )
         return Outcome(norm, "synced", display_name=project.name, serial=project.serial, expected=expected,
-                       urls=urls, project=project, new_files=bool(settings.release_files and files))
+                       urls=urls, project=project, new_files=bool(settings.release_files and files),
+                       written=stores.written)
     except Stopped:
         return Outcome(norm, "stopped", expected=expected, urls=urls)
     except StorageError:
@@ -121,21 +129,36 @@ def _keyed(norm: str, files: tuple[ReleaseFile, ...]) -> list[ReleaseFile]:
     return sorted(out.values(), key=lambda f: f.filename)
 
 
-class _Noter:
-    """Notes the project's keys in the pending journal once, before its first object is stored."""
+T = TypeVar("T")
+
+
+class _Stores:
+    """Every object one project's sync stores passes through `store`, which keeps the two
+    accounts of it: the pending journal (every key the sync may store, noted once before the
+    first is stored, so a kill leaves nothing the next run cannot reclaim: pending.py) and
+    `written` (the keys stored, for `diff-file`). Downloads from the download mirror, from
+    upstream and `.metadata` read out of a stored wheel are all stores alike."""
 
     def __init__(self, ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> None:
+        self.files = files
+        self.written: list[str] = []
         self._pending = ctx.pending
         self._norm = norm
-        self._keys = [k for f in files if f.key for k in ((f.key, keys.metadata(f.key)) if f.metadata_sha256 else (f.key,))]
+        with_metadata = ctx.settings.core_metadata
+        self._keys = [k for f in files if f.key
+                      for k in ((f.key, keys.metadata(f.key)) if f.metadata_sha256 and with_metadata else (f.key,))]
 
-    def __call__(self) -> None:
+    def store(self, key: str, put: Callable[[], T]) -> T:
+        """Run `put` (which stores `key`), with `key` on the journal before and on `written` after."""
         if self._pending is not None:
             self._pending.note_files(self._norm, self._keys)
             self._pending = None
+        result = put()
+        self.written.append(key)
+        return result
 
 
-def _stored_files(ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> list[ReleaseFile]:
+def _stored_files(ctx: SyncContext, stores: _Stores) -> list[ReleaseFile]:
     """Download missing files and advertised `.metadata` siblings, one after the other.
 
     The project's worker fetches its own files on its own keep-alive connection: concurrency comes
@@ -145,23 +168,22 @@ def _stored_files(ctx: SyncContext, norm: str, files: list[ReleaseFile]) -> list
     upstream omitted it) `size` filled in.
     """
     if not ctx.settings.release_files:
-        return files
-    note = _Noter(ctx, norm, files)
+        return stores.files
     out = []
-    for f in files:
+    for f in stores.files:
         assert f.key is not None
-        size = _ensure_file(ctx, f, note)
+        size = _ensure_file(ctx, f, stores)
         has_metadata = False
-        if f.metadata_sha256:
+        if f.metadata_sha256 and ctx.settings.core_metadata:
             try:
-                has_metadata = _ensure_metadata(ctx, f, f.key, note)
+                has_metadata = _ensure_metadata(ctx, f, f.key, stores)
             except ProjectError as exc:  # storage errors and stops are not ProjectErrors: they propagate
                 log.warning("%s", exc)
         out.append(replace(f, has_metadata=has_metadata, size=f.size if f.size is not None else size))
     return out
 
 
-def _ensure_file(ctx: SyncContext, f: ReleaseFile, note: Callable[[], None]) -> int | None:
+def _ensure_file(ctx: SyncContext, f: ReleaseFile, stores: _Stores) -> int | None:
     """Store `f` unless an identical copy is there; its size on disk."""
     if ctx.stop.stopped:
         raise Stopped()
@@ -177,13 +199,35 @@ def _ensure_file(ctx: SyncContext, f: ReleaseFile, note: Callable[[], None]) -> 
                 return info.size
         elif (f.size is None or info.size == f.size) and storage.sha256(key) == f.sha256:
             return info.size
-    note()
-    size = ctx.upstream.download(f.url, lambda: storage.stage(key, f.size), f.sha256, f.size)
+    size = stores.store(key, lambda: _download(ctx, f.url, lambda: storage.stage(key, f.size), f.sha256, f.size))
     crashpoint.reached("file-committed")
     return size
 
 
-def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str, note: Callable[[], None]) -> bool:
+def _download(ctx: SyncContext, url: str, stage: Callable[[], Staged], sha256: str, size: int | None) -> int:
+    """Download `url` (checked against `sha256`), from the download mirror first when one is set."""
+    urls = download_urls(ctx.settings, url)
+    for i, candidate in enumerate(urls):
+        try:
+            return ctx.upstream.download(candidate, stage, sha256, size)
+        except ProjectError as exc:
+            if i == len(urls) - 1:
+                raise
+            log.info("download mirror failed, falling back to upstream: %s", exc)
+    raise AssertionError("no URL to download from")
+
+
+def download_urls(settings: MirrorSettings, url: str) -> list[str]:
+    """Where a file is fetched from, in order: `<download-mirror><path of url>` when a download
+    mirror is set (then `url`, unless `download-mirror-no-fallback`), else `url` alone."""
+    if not settings.download_mirror:
+        return [url]
+    parts = urlsplit(url)
+    near = settings.download_mirror + parts.path + (f"?{parts.query}" if parts.query else "")
+    return [near] if settings.download_mirror_no_fallback else [near, url]
+
+
+def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str, stores: _Stores) -> bool:
     """The wheel's `.metadata`: already there, read out of the stored wheel (when its sha256 is
     the promised one: wheel_metadata.py says why), or downloaded."""
     import hashlib
@@ -201,18 +245,22 @@ def _ensure_metadata(ctx: SyncContext, f: ReleaseFile, wheel_key: str, note: Cal
     if reader is not None:
         with reader:
             data = read_core_metadata(reader)
-    note()
     if data is not None and hashlib.sha256(data).hexdigest() == sha:
-        staged = storage.stage(key, len(data))
-        try:
-            staged.write(data)
-            staged.commit(sha)
-        except BaseException:
-            staged.discard()
-            raise
+        stores.store(key, lambda: _store_bytes(storage, key, data, sha))
         return True
-    ctx.upstream.download(f.url.split("#", 1)[0] + keys.METADATA_SUFFIX, lambda: storage.stage(key, None), sha, None)
+    url = f.url.split("#", 1)[0] + keys.METADATA_SUFFIX
+    stores.store(key, lambda: _download(ctx, url, lambda: storage.stage(key, None), sha, None))
     return True
+
+
+def _store_bytes(storage: Storage, key: str, data: bytes, sha256: str) -> None:
+    staged = storage.stage(key, len(data))
+    try:
+        staged.write(data)
+        staged.commit(sha256)
+    except BaseException:
+        staged.discard()
+        raise
 
 
 __all__ = ["Outcome", "SyncContext", "sync_project"]

@@ -8,6 +8,7 @@ meets a section it does not know yet).
 """
 
 from mirror_tool.filters import projects, platforms, releases, size  # noqa: F401,I001  (registers them, in this order)
+from mirror_tool.filters import requirements, prerelease, regex_project, project_metadata, metadata  # noqa: F401,I001
 from mirror_tool.filters.base import Filter, FilterChain, check_filters, load_filters, register, unregister
 
 __all__ = ["Filter", "FilterChain", "check_filters", "load_filters", "register", "unregister"]

@@ -36,6 +36,11 @@ def _specifiers(section: str, entries: tuple[str, ...]) -> dict[str, list[Any] |
     return result
 
 
+def matches_any(version: str, specifiers: list[Any]) -> bool:
+    """Whether `version` is in one of the specifier sets (prereleases included)."""
+    return _matches_any(version, specifiers)
+
+
 def _matches_any(version: str, specifiers: list[Any]) -> bool:
     from packaging.version import InvalidVersion, Version
 
@@ -60,18 +65,30 @@ class _ProjectList(Filter):
 
 @register
 class Allowlist(_ProjectList):
-    """Only the listed projects; entries with a specifier keep only the matching versions."""
+    """Only the listed projects (`allowlist_project`); entries with a specifier keep only the
+    matching versions (`allowlist_release`).
+
+    With only `allowlist_release` enabled, a project without a line keeps no version (as in
+    bandersnatch); an empty list filters nothing (bandersnatch 8.2.0 would keep no version).
+    """
 
     section = "allowlist"
     plugins = ("allowlist_project", "allowlist_release")
     keys = schema_rows("allowlist", "packages")
 
     def admits_project(self, normalized: str) -> bool:
-        return normalized in self.entries
+        return not self.runs("allowlist_project") or normalized in self.entries
 
     def admits_version(self, normalized: str, version: str) -> bool:
-        specifiers = self.entries.get(normalized)
+        if not self.runs("allowlist_release"):
+            return True
+        if normalized not in self.entries:
+            return False
+        specifiers = self.entries[normalized]
         return not specifiers or _matches_any(version, specifiers)
+
+    def unlisted_release_plugins(self) -> list[str]:
+        return ["allowlist_release"] if self.runs("allowlist_release") and not self.entries else []
 
 
 @register
@@ -83,10 +100,10 @@ class Blocklist(_ProjectList):
     keys = schema_rows("blocklist", "packages")
 
     def admits_project(self, normalized: str) -> bool:
-        return not (normalized in self.entries and self.entries[normalized] is None)
+        return not (self.runs("blocklist_project") and normalized in self.entries and self.entries[normalized] is None)
 
     def admits_version(self, normalized: str, version: str) -> bool:
-        specifiers = self.entries.get(normalized)
+        specifiers = self.entries.get(normalized) if self.runs("blocklist_release") else None
         return not specifiers or not _matches_any(version, specifiers)
 
 

@@ -78,6 +78,8 @@ def parse_json_page(raw: bytes, normalized: str, root_uri: str) -> Project | Non
                     href=href,
                     root_uri=root_uri,
                     sha256=(item.get("hashes") or {}).get("sha256"),
+                    md5=_hex((item.get("hashes") or {}).get("md5")),
+                    blake2b_256=_hex((item.get("hashes") or {}).get("blake2b_256")),
                     size=size if isinstance(size, int) else None,
                     requires_python=item.get("requires-python") or None,
                     yanked=bool(yanked),
@@ -105,6 +107,7 @@ def parse_html_page(text: str, normalized: str, root_uri: str) -> Project:
         if "href" not in attrs:
             continue
         href, _, fragment = attrs["href"].partition("#")
+        algorithm, _, value = fragment.partition("=")
         meta = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata") or ""
         files.append(
             _page_file(
@@ -113,7 +116,9 @@ def parse_html_page(text: str, normalized: str, root_uri: str) -> Project:
                 filename=html.unescape(label).strip(),
                 href=href,
                 root_uri=root_uri,
-                sha256=fragment[len("sha256="):] if fragment.startswith("sha256=") else None,
+                sha256=value if algorithm == "sha256" else None,
+                md5=_hex(value) if algorithm == "md5" else None,
+                blake2b_256=_hex(value) if algorithm == "blake2b_256" else None,
                 size=None,
                 requires_python=attrs.get("data-requires-python") or None,
                 yanked="data-yanked" in attrs,
@@ -151,6 +156,10 @@ def _page_file(normalized: str, versions: tuple[str, ...] | None, *, filename: s
 def _file_versions(files: list[ReleaseFile]) -> tuple[str, ...]:
     """Versions of a page that lists none (HTML): those of its files, in order of appearance."""
     return tuple(dict.fromkeys(f.version for f in files if f.version))
+
+
+def _hex(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value and all(c in "0123456789abcdefABCDEF" for c in value) else None
 
 
 def _metadata_hash(value: Any) -> str | None:

@@ -23,8 +23,16 @@ def file_href(f: ReleaseFile, *, release_files: bool, root_uri: str) -> str:
     return f"../../{path}"
 
 
-def project_html(project: Project, *, release_files: bool, root_uri: str) -> bytes:
-    """The PEP 503 page, headed by the display name, ending with the serial comment."""
+def file_digest(f: ReleaseFile, digest: str) -> tuple[str, str]:
+    """(name, hex) of the hash a link names: `digest` when the record has it, else sha256."""
+    value = {"md5": f.md5, "blake2b_256": f.blake2b_256}.get(digest) if digest != "sha256" else None
+    return (digest, value) if value else ("sha256", f.sha256)
+
+
+def project_html(project: Project, *, release_files: bool, root_uri: str, digest: str = "sha256",
+                 core_metadata: bool = True) -> bytes:
+    """The PEP 503 page, headed by the display name, ending with the serial comment (`digest`:
+    the hash the links name; `core_metadata` false: no `.metadata` advertised)."""
     name = html.escape(project.name)
     lines = [
         "<!DOCTYPE html>",
@@ -37,11 +45,12 @@ def project_html(project: Project, *, release_files: bool, root_uri: str) -> byt
         f"    <h1>Links for {name}</h1>",
     ]
     for f in project.files:
-        href = html.escape(f"{file_href(f, release_files=release_files, root_uri=root_uri)}#sha256={f.sha256}")
+        algorithm, value = file_digest(f, digest)
+        href = html.escape(f"{file_href(f, release_files=release_files, root_uri=root_uri)}#{algorithm}={value}")
         attrs = [f'href="{href}"']
         if f.requires_python:
             attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
-        if f.has_metadata and f.metadata_sha256:
+        if core_metadata and f.has_metadata and f.metadata_sha256:
             attrs.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
             attrs.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
         if f.yanked:
@@ -51,14 +60,18 @@ def project_html(project: Project, *, release_files: bool, root_uri: str) -> byt
     return "\n".join(lines).encode("utf-8")
 
 
-def project_json(project: Project, *, release_files: bool, root_uri: str) -> bytes:
-    """The PEP 691 page (`name` is the normalized name, as PEP 691 has it)."""
+def project_json(project: Project, *, release_files: bool, root_uri: str, digest: str = "sha256",
+                 core_metadata: bool = True) -> bytes:
+    """The PEP 691 page (`name` is the normalized name, as PEP 691 has it). `hashes` always keep
+    sha256 (verify reads it), with `digest` beside it; `core_metadata` false leaves the
+    core-metadata keys out (as bandersnatch does)."""
     out_files: list[dict[str, Any]] = []
     for f in project.files:
+        algorithm, value = file_digest(f, digest)
         item: dict[str, Any] = {
             "filename": f.filename,
             "url": file_href(f, release_files=release_files, root_uri=root_uri),
-            "hashes": {"sha256": f.sha256},
+            "hashes": {algorithm: value, "sha256": f.sha256},
         }
         if f.requires_python:
             item["requires-python"] = f.requires_python
@@ -67,7 +80,9 @@ def project_json(project: Project, *, release_files: bool, root_uri: str) -> byt
         if f.upload_time:
             item["upload-time"] = f.upload_time
         item["yanked"] = (f.yanked_reason or True) if f.yanked else False
-        if f.has_metadata and f.metadata_sha256:
+        if not core_metadata:
+            pass
+        elif f.has_metadata and f.metadata_sha256:
             item["core-metadata"] = {"sha256": f.metadata_sha256}
             item["data-dist-info-metadata"] = {"sha256": f.metadata_sha256}
         else:

@@ -16,7 +16,18 @@ if TYPE_CHECKING:
 
 def open_storage(settings: "MirrorSettings") -> "Storage":
     """The backend `[mirror] storage-backend` names (only `filesystem` today): `<directory>/web`,
-    staging in `<directory>/tmp`."""
+    staging in `<directory>/tmp`; with `hash-index`, project pages under `simple/<c>/<name>/`."""
     from mirror_tool.storage.filesystem import FilesystemStorage
 
-    return FilesystemStorage(settings.directory / "web", settings.directory / "tmp")
+    storage: Storage = FilesystemStorage(settings.directory / "web", settings.directory / "tmp",
+                                         manage_permissions=settings.storage_filesystem_manage_permissions)
+    return hashed(storage, settings)
+
+
+def hashed(storage: "Storage", settings: "MirrorSettings") -> "Storage":
+    """`storage` with bandersnatch's `hash-index` layout when the settings ask for it."""
+    if not settings.hash_index:
+        return storage
+    from mirror_tool.storage.hash_index import HashIndexStorage
+
+    return HashIndexStorage(storage)

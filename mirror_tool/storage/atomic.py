@@ -44,10 +44,10 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view):]
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *, fsync: bool = False) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int | None = 0o644, *, fsync: bool = False) -> None:
     """Write `data` to `path` via a temporary sibling and `os.replace`, creating the directory.
 
-    `fsync` forces the bytes to disk before the rename, for files written outside the storage's
+    `mode` None: the mode the umask and the directory's default ACL give. `fsync` forces the bytes to disk before the rename, for files written outside the storage's
     `flush` (the wrapper's state and metrics). Plain os calls: `tempfile.mkstemp` and a buffered
     file object cost several times more, and a sync writes five pages per project. Raises
     StorageError / ProjectError (`os_error`).
@@ -56,21 +56,23 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *
     parent = os.path.dirname(name) or "."
     tmp = temp_name(parent, ".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    create = 0o600 if mode is not None else 0o666
     try:
         try:
-            fd = os.open(tmp, flags, 0o600)
+            fd = os.open(tmp, flags, create)
         except FileNotFoundError:
             os.makedirs(parent, exist_ok=True)
-            fd = os.open(tmp, flags, 0o600)
+            fd = os.open(tmp, flags, create)
         except FileExistsError:  # left by a dead process that had our pid
             os.unlink(tmp)
-            fd = os.open(tmp, flags, 0o600)
+            fd = os.open(tmp, flags, create)
         try:
             try:
                 write_all(fd, data)
                 if fsync:
                     os.fsync(fd)
-                os.fchmod(fd, mode)
+                if mode is not None:
+                    os.fchmod(fd, mode)
             finally:
                 os.close(fd)
             os.replace(tmp, name)

@@ -26,9 +26,11 @@ CHUNK = 1 << 20
 class FilesystemStorage(Storage):
     """Objects are files `web/<key>`; downloads without O_TMPFILE are staged in `tmp`."""
 
-    def __init__(self, web: Path, tmp: Path) -> None:
+    def __init__(self, web: Path, tmp: Path, *, manage_permissions: bool = True) -> None:
         self.web = Path(web)
         self.tmp = Path(tmp)
+        #: False (`storage-filesystem-manage-permissions`): modes come from the umask and ACLs.
+        self.mode: int | None = 0o644 if manage_permissions else None
         self._root = str(self.web)
         self._buffers = threading.local()
         self._flush_lock = threading.Lock()
@@ -64,10 +66,10 @@ class FilesystemStorage(Storage):
             raise os_error(exc, str(self.web), whole_run=True) from exc
 
     def stage(self, key: str, size: int | None) -> Staged:
-        return open_staged(self.path(key), f"{self.tmp}/dl-{os.getpid()}-{threading.get_ident()}-")
+        return open_staged(self.path(key), f"{self.tmp}/dl-{os.getpid()}-{threading.get_ident()}-", self.mode)
 
     def write(self, key: str, data: bytes, content_type: str) -> None:
-        atomic_write(self.path(key), data)
+        atomic_write(self.path(key), data, self.mode)
 
     def remove(self, key: str) -> bool:
         """Unlink `key`, then its directories while they are empty (up to `packages/` or `web/`)."""

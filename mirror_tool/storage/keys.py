@@ -36,6 +36,21 @@ def project_page(normalized: str, name: str) -> str:
     return f"{SIMPLE}{normalized}/{name}"
 
 
+#: `keep_index_versions` copies: `simple/<name>/versions/index_<serial>_<UTC stamp>.<ext>`.
+VERSIONS_DIR = "versions"
+PAGE_VERSION_EXT = {HTML_PAGE: "html", HTML_V1_PAGE: "v1_html", JSON_PAGE: "v1_json"}
+PAGE_VERSION_RE = re.compile(r"^index_(\d+)_([^/]+)\.(html|v1_html|v1_json)$")
+
+
+def page_versions_prefix(normalized: str) -> str:
+    return f"{SIMPLE}{normalized}/{VERSIONS_DIR}/"
+
+
+def page_version(normalized: str, page: str, serial: int, stamp: str) -> str:
+    """The key of one kept copy of a project page (bandersnatch's `keep_index_versions` names)."""
+    return f"{page_versions_prefix(normalized)}index_{serial}_{stamp}.{PAGE_VERSION_EXT[page]}"
+
+
 def json_copies(normalized: str) -> tuple[str, str]:
     """`pypi/<name>/json` and `json/<name>`: the JSON API document, as `json = true` keeps it."""
     return f"pypi/{normalized}/json", f"json/{normalized}"

@@ -125,17 +125,19 @@ class TmpfileStaged(NamedStaged):
             self._close()
 
 
-def open_staged(dest: str, fallback_prefix: str) -> NamedStaged:
+def open_staged(dest: str, fallback_prefix: str, mode: int | None = 0o644) -> NamedStaged:
     """A staging file for `dest` (creating its directory); `fallback_prefix` names temporaries
-    in `tmp/` when O_TMPFILE is not available."""
+    in `tmp/` when O_TMPFILE is not available. `mode` None: what the umask and the directory's
+    default ACL give (`storage-filesystem-manage-permissions = false`)."""
     global _tmpfile_works
     try:
         if _tmpfile_works:
             parent = os.path.dirname(dest)
             for _attempt in range(2):
                 try:
-                    fd = os.open(parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
-                    os.fchmod(fd, 0o644)  # independent of the umask, like the named path
+                    fd = os.open(parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666 if mode is None else mode)
+                    if mode is not None:
+                        os.fchmod(fd, mode)  # independent of the umask
                     return TmpfileStaged(dest, fd, None)
                 except FileNotFoundError:
                     os.makedirs(parent, exist_ok=True)
@@ -145,7 +147,9 @@ def open_staged(dest: str, fallback_prefix: str) -> NamedStaged:
                     _tmpfile_works = False
                     break
         named = f"{fallback_prefix}{next(_COUNTER)}"
-        fd = os.open(named, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(named, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666 if mode is None else mode)
+        if mode is not None:
+            os.fchmod(fd, mode)
         return NamedStaged(dest, fd, named)
     except OSError as exc:
         raise os_error(exc, dest) from exc

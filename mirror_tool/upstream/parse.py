@@ -8,6 +8,7 @@ out of its project (the project still syncs); nothing downstream re-checks.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urljoin
 
@@ -17,6 +18,7 @@ from mirror_tool.records import Project, ReleaseFile
 
 log = logging.getLogger("mirror_tool.sync")
 
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
 #: Where the core-metadata hash may be, newest spelling first (JSON API and PEP 691 / 714).
 _METADATA_KEYS = ("core-metadata", "core_metadata", "data-dist-info-metadata", "data_dist_info_metadata", "dist-info-metadata")
 
@@ -129,6 +131,8 @@ def _release_file(version: str, f: dict[str, Any], base_url: str | None) -> Rele
     sha256 = check_hex_digest(digests.get("sha256"), "sha256")
     blake2b = digests.get("blake2b_256")
     blake2b = check_hex_digest(blake2b, "blake2b_256") if blake2b else None
+    md5 = digests.get("md5")
+    md5 = md5.lower() if isinstance(md5, str) and _MD5.match(md5.lower()) else None  # only for `digest_name = md5`
     size = f.get("size")
     meta = next((f[key] for key in _METADATA_KEYS if key in f), None)
     meta_sha = None
@@ -149,6 +153,7 @@ def _release_file(version: str, f: dict[str, Any], base_url: str | None) -> Rele
         upload_time=upload if isinstance(upload, str) else None,
         metadata_sha256=meta_sha,
         blake2b_256=blake2b,
+        md5=md5,
     )
 
 

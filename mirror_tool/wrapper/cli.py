@@ -14,7 +14,7 @@ from mirror_tool.config import load_config, write_example_config
 from mirror_tool.errors import ConfigError, LockBusy, MirrorError
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.lock import MirrorLock
-from mirror_tool.logs import setup_logging
+from mirror_tool.logs import apply_log_config, log_config_warnings, setup_logging
 from mirror_tool.stop import StopToken
 from mirror_tool.wrapper.clock import Clock, clock_offset, wall_clock
 from mirror_tool.wrapper.run import WrapperRun
@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None, clock: Clock = wall_clock) -> int:
     except OSError as exc:
         print(f"{PROG}: cannot open log file {settings.log_file}: {exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.STORAGE)
+    if config.mirror.log_config is not None:
+        try:
+            apply_log_config(config.mirror.log_config)
+        except ValueError as exc:
+            return _config_error(str(ConfigError("mirror", "log-config", str(exc))))
+    log_config_warnings(log, config.warnings)
 
     stop = StopToken.after(settings.time_limit)
     stop.install_signal_handlers()

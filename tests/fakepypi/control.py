@@ -39,7 +39,8 @@ class ControlApi:
         self._post: dict[str, Callable[[dict], Any]] = {
             "create-project": lambda d: {"serial": a.create_project(d["name"])},
             "upload": lambda d: a.upload(d["name"], d["version"], **_pick(
-                d, "files", "requires_python", "yanked", "file_size", "platforms", "summary")),
+                d, "files", "requires_python", "yanked", "file_size", "platforms", "summary", "classifiers",
+                "license")),
             "yank": lambda d: {"serial": a.yank(d["name"], d["version"], d.get("reason", ""))},
             "unyank": lambda d: {"serial": a.unyank(d["name"], d["version"])},
             "remove-file": lambda d: {"serial": a.remove_file(d["name"], d["filename"])},

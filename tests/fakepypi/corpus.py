@@ -16,6 +16,9 @@ and ``._-``:
 6     ``Empty.Project``    created, never released (JSON API 404, empty simple page)
 7     ``Needs_Py``         ``requires_python`` ``>=3.8``; its latest release needs ``<3``
 ====  ===================  ==========================================================
+
+Core metadata for the metadata filters: ``Foo.Bar`` is ``license = "MIT"`` with the classifiers
+``CLASSIFIERS_MIT``; ``Plat_Wheels`` has ``CLASSIFIERS_GPL``; the others have none.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ SPECIAL_NAMES = ["Foo.Bar", "foo_bar-baz", "dup.name", "Pre.Release", "Yanked-Pk
                  "Empty.Project", "Needs_Py"]
 _EXTRA_PLATFORMS = ["manylinux", "win", "mac", "manylinux_2_28_aarch64", "musllinux_1_1_x86_64",
                     "macosx_10_9_x86_64", "win32"]
+CLASSIFIERS_MIT = ["License :: OSI Approved :: MIT License", "Programming Language :: Python :: 3"]
+CLASSIFIERS_GPL = ["License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
+                   "Programming Language :: Python :: 3"]
 _WORDS = ["alpha", "beta", "gamma", "delta", "omega", "zeta", "kappa", "sigma", "theta", "lambda"]
 _TEMPLATES = ["{W}{i}.Pkg", "{w}{i}_pkg-x", "{U}-{i}-Lib", "{w}.{i}.tools", "Py{W}_{i}", "{w}-{i}"]
 
@@ -84,7 +90,7 @@ def _build_special(store: Store, idx: int, versions: list[str], kinds: list[str]
     name = SPECIAL_NAMES[idx]
     if idx == 0:
         for v in versions:
-            store.upload(name, v, files=kinds)
+            store.upload(name, v, files=kinds, classifiers=CLASSIFIERS_MIT, license="MIT")
     elif idx == 1:
         for v in versions:
             store.upload(name, v, files=kinds)
@@ -104,7 +110,8 @@ def _build_special(store: Store, idx: int, versions: list[str], kinds: list[str]
         store.upload(name, "9.0.0", files=kinds, yanked="broken build")
     elif idx == 5:
         for v in versions:
-            store.upload(name, v, files=list(dict.fromkeys(kinds + ["manylinux", "win", "mac"])))
+            store.upload(name, v, files=list(dict.fromkeys(kinds + ["manylinux", "win", "mac"])),
+                         classifiers=CLASSIFIERS_GPL, license="GPL-3.0")
     elif idx == 6:
         store.create_project(name)
     elif idx == 7:

@@ -202,13 +202,16 @@ class FakePyPI:
         file_size: int | None = None,
         platforms: list[str] | None = None,
         summary: str | None = None,
+        classifiers: list[str] | None = None,
+        license: str | None = None,
     ) -> dict:
         """Upload a release's files (default pure wheel + sdist); creates project / release if new.
 
         Returns ``{"serial": last serial, "files": [file info as in projects()]}``.
         """
         recs = self.store.upload(name, version, files=files, requires_python=requires_python, yanked=yanked,
-                                 file_size=file_size, platforms=platforms, summary=summary)
+                                 file_size=file_size, platforms=platforms, summary=summary,
+                                 classifiers=classifiers, license=license)
         return {"serial": self.last_serial, "files": [self._file_info(r) for r in recs]}
 
     def yank(self, name: str, version: str, reason: str = "") -> int:

@@ -73,6 +73,9 @@ class ReleaseRec:
     removed: int | None = None
     files: list[FileRec] = field(default_factory=list)
     yank_history: list[tuple[int, bool, str]] = field(default_factory=list)
+    #: Core metadata the JSON API's `info` shows (metadata filters read them).
+    classifiers: tuple[str, ...] = ()
+    license: str = ""
 
     def alive(self, at: int) -> bool:
         return self.added <= at and (self.removed is None or self.removed > at)
@@ -134,6 +137,8 @@ class ReleaseView:
     yanked_reason: str
     upload_time: float
     files: tuple[FileView, ...]
+    classifiers: tuple[str, ...] = ()
+    license: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,12 +247,15 @@ class Store:
         file_size: int | None = None,
         platforms: list[str] | None = None,
         summary: str | None = None,
+        classifiers: list[str] | None = None,
+        license: str | None = None,
     ) -> list[FileRec]:
         """Upload files of one release, creating the project / release as Warehouse would.
 
         ``files`` lists kinds (``"wheel"``, ``"sdist"``, a platform alias such as ``"manylinux"``,
         ``"win"``, ``"mac"``, a platform tag or a full wheel tag); default wheel + sdist.
         ``platforms`` adds platform wheels to that default. ``yanked`` may be a reason string.
+        ``classifiers`` and ``license`` are the release's core metadata in the JSON API's ``info``.
         """
         kinds = list(files) if files is not None else ["wheel", "sdist"]
         kinds += list(platforms or [])
@@ -268,6 +276,8 @@ class Store:
                     summary=summary or f"Fake project {project.display}",
                     added=serial,
                     upload_time=now,
+                    classifiers=tuple(classifiers or ()),
+                    license=license or "",
                 )
                 project.releases.append(release)
             live_names = {f.filename for f in release.files if f.removed is None}
@@ -453,7 +463,7 @@ class Store:
             yanked, reason = rel.yank_state(at)
             fviews = tuple(self.file_view(f, rel, at) for f in recs)
             out.append(ReleaseView(rel.version, rel.requires_python, rel.summary, yanked, reason,
-                                   rel.upload_time, fviews))
+                                   rel.upload_time, fviews, rel.classifiers, rel.license))
         out.sort(key=lambda r: version_key(r.version))
         return ProjectView(project.display, norm, last, tuple(out))
 

@@ -16,12 +16,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_DEFAULTS = {"stale-backoff": "0.01", "timeout": "5", "retries": "2"}
 
 
+#: `[mirror]` keys bandersnatch spells with underscores.
+UNDERSCORE_KEYS = frozenset({"root_uri", "digest_name", "keep_index_versions", "delete_missing_packages", "cleanup_todo"})
+
+
 def write_config(path: Path, directory: Path, master: str, *, extra: str = "", **mirror: Any) -> Path:
-    """Write a config file: `[mirror]` keys from `mirror` (underscores become dashes except
-    root_uri), plus raw `extra` text (other sections)."""
+    """Write a config file: `[mirror]` keys from `mirror` (underscores become dashes except in
+    bandersnatch's underscore names), plus raw `extra` text (other sections)."""
     keys = {**TEST_DEFAULTS, "directory": str(directory), "master": master}
     for key, value in mirror.items():
-        name = key if key == "root_uri" else key.replace("_", "-")
+        name = key if key in UNDERSCORE_KEYS else key.replace("_", "-")
         keys[name] = str(value).lower() if isinstance(value, bool) else str(value)
     lines = ["[mirror]"] + [f"{k} = {v}" for k, v in keys.items()]
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
