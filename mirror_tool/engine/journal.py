@@ -38,8 +38,11 @@ CHECK_SECONDS = 60.0
 class JournalWriter:
     """The journal of one tree; state is read from storage on first use."""
 
-    def __init__(self, storage: Storage, retention: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Storage, retention: float, clock: Callable[[], float] = time.time,
+                 written: list[str] | None = None) -> None:
         self.storage = storage
+        #: The Publisher's list of keys written (`diff-file`): the journal is part of the tree.
+        self.written = written
         self.retention = retention
         self.clock = clock
         self._loaded = False
@@ -75,7 +78,7 @@ class JournalWriter:
             self._append(names, self._head.serial + 1, now)
         self._prune(now)
         if self._list_dirty:
-            self.storage.write(fmt.SEGMENTS, self._list.render(), fmt.JSON_TYPE)
+            self._write(fmt.SEGMENTS, self._list.render(), fmt.JSON_TYPE)
             self._list_dirty = False
             return True
         return False
@@ -90,7 +93,7 @@ class JournalWriter:
         self._open_text += fmt.render_lines(serial, names)
         current.entries += len(names)
         current.last = serial
-        self.storage.write(current.key, self._open_text.encode("utf-8"), fmt.TEXT_TYPE)
+        self._write(current.key, self._open_text.encode("utf-8"), fmt.TEXT_TYPE)
         self._list_dirty = True
 
     def _close_if_due(self, now: float, incoming: int) -> None:
@@ -103,7 +106,7 @@ class JournalWriter:
             return
         open_key = current.key
         current.closed = now
-        self.storage.write(current.key, self._open_text.encode("utf-8"), fmt.TEXT_TYPE)
+        self._write(current.key, self._open_text.encode("utf-8"), fmt.TEXT_TYPE)
         self._obsolete.append(open_key)
         self._open_text = ""
         self._list_dirty = True
@@ -139,7 +142,7 @@ class JournalWriter:
             if changed or head.since != self._list.since or now - head.checked >= CHECK_SECONDS or self._obsolete:
                 head.checked = now
                 head.since = self._list.since
-                self.storage.write(fmt.HEAD, head.render(), fmt.JSON_TYPE)
+                self._write(fmt.HEAD, head.render(), fmt.JSON_TYPE)
         obsolete, self._obsolete = self._obsolete, []
         for key in obsolete:
             try:
@@ -155,12 +158,17 @@ class JournalWriter:
         self._list = fmt.SegmentList(journal_id, serial)
         self._open_text = ""
         self._head = fmt.Head(journal_id, serial, now, now, serial)
-        self.storage.write(fmt.SEGMENTS, self._list.render(), fmt.JSON_TYPE)
-        self.storage.write(fmt.HEAD, self._head.render(), fmt.JSON_TYPE)
+        self._write(fmt.SEGMENTS, self._list.render(), fmt.JSON_TYPE)
+        self._write(fmt.HEAD, self._head.render(), fmt.JSON_TYPE)
         if reason:
             log.warning("%s: the change journal starts again at serial %d", reason, serial)
         else:
             log.info("Change journal started at serial %d", serial)
+
+    def _write(self, key: str, data: bytes, content_type: str) -> None:
+        self.storage.write(key, data, content_type)
+        if self.written is not None:
+            self.written.append(key)
 
     # -- state ----------------------------------------------------------------------------------------
     def _load(self) -> None:

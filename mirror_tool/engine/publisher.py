@@ -68,10 +68,10 @@ class Publisher:
         self._settled: set[str] = set()  # projects whose pending-files records go after the next commit
         #: Anything was published or removed (`last-modified` is due).
         self.changed = False
-        #: The change journal under `web/changes/` (not the pending-files `journal`).
-        self.changes = JournalWriter(storage, settings.journal_retention)
         #: Keys written, in order, when a `diff-file` wants them (None: not recorded).
         self.written: list[str] | None = [] if settings.diff_file else None
+        #: The change journal under `web/changes/` (not the pending-files `journal`).
+        self.changes = JournalWriter(storage, settings.journal_retention, written=self.written)
 
     def _write(self, key: str, data: bytes, content_type: str) -> None:
         self.storage.write(key, data, content_type)
