@@ -1,5 +1,5 @@
-"""`make demo`: a local regional-mirror fleet (a hub and two replicas), converged, synced, its
-status shown, and used by pip.
+"""`make demo`: a local regional-mirror fleet (a hub and two replicas), converged, synced, used by
+pip, and its status table shown last.
 
 Why a script and not a playbook: the demo is what a newcomer runs first, so it must say what it
 does at each step, survive being run twice, and end in a table they can read. It drives the same
@@ -198,7 +198,7 @@ def pip_install_from(host: MirrorHost) -> None:
 
 
 def main() -> int:
-    """Build the fleet, converge it, sync it, show it, use it."""
+    """Build the fleet, converge it, sync it, use it, show it."""
     try:
         step("base image (debootstrap, reused when present)")
         run(["bash", str(REPO / "scripts" / "build-base-image.sh")], what="building the base image")
@@ -209,8 +209,8 @@ def main() -> int:
             what="ansible-playbook playbooks/site.yml")
         hosts = mirror_hosts()
         first_sync(hosts)
-        print_status(hosts)
         pip_install_from(hosts[-1])  # from a replica: what the hub synced, the replica serves
+        print_status(hosts)  # last: the fleet table is what the demo leaves on screen
         step("done: `make demo-clean` removes the hosts, the network and nothing else")
         return 0
     except DemoError as error:
