@@ -277,3 +277,24 @@ def test_sync_names_on_a_replica_uses_the_answering_hub(fleet: Fleet) -> None:
     result = run_sync(replica, ["Foo.Bar"])
     assert result.exit_code == ExitCode.OK and result.synced == ["foo-bar"]
     assert "9.6" in json.loads((replica.directory / "web/simple/foo-bar/index.v1_json").read_text())["versions"]
+
+
+def test_force_check_on_a_replica_rechecks_against_the_hub(fleet: Fleet) -> None:
+    """`mirror --force-check` (bandersnatch's flag) on a replica diffs against the hub's index, not
+    the upstream's: every project is re-checked, the upstream is never asked."""
+    from mirror_tool.engine.reconcile import FullCheck
+
+    replica = fleet.replica()
+    assert run_mirror(replica).exit_code == ExitCode.OK
+    fleet.upstream.upload("Foo.Bar", "9.7")
+    fleet.hub_sync()
+    fleet.upstream.clear_log()
+    check = FullCheck.from_flags(reconcile=False, force_check=True)
+    result = run_mirror(replica, full_check=check)
+    assert result.exit_code == ExitCode.OK, result
+    hub_projects = {p.name for p in (fleet.hub.directory / "web/simple").iterdir() if p.is_dir()}
+    assert set(result.synced) == hub_projects
+    assert status(replica) == status(fleet.hub)
+    assert fleet.upstream.requests() == []
+    assert "9.7" in json.loads((replica.directory / "web/simple/foo-bar/index.v1_json").read_text())["versions"]
+    assert_tree_consistent(replica.directory)
