@@ -39,12 +39,12 @@ class Run:
         self.config = config
         self.settings = config.mirror
         self.stop = stop
-        self.internal_stop = StopToken(stop.deadline)
+        self.internal_stop = stop.linked()
         self.state = StateFiles(self.settings.directory)
         self.storage = storage if storage is not None else open_storage(self.settings)
         self.journal = PendingJournal(self.settings.directory)
         self.publisher = Publisher(self.storage, self.settings, self.journal)
-        self.upstream: Upstream = open_upstream(self.settings, self.internal_stop)
+        self.upstream: Upstream = open_upstream(self.settings, self.internal_stop)  # the run's one HTTP setup
         self.started = time.time()
         self.t0 = time.monotonic()
         self.old_status: int | None = None

@@ -28,7 +28,7 @@ from mirror_tool.hubstate import HubState, read_hub_state, write_hub_state
 from mirror_tool.index import journal as fmt
 from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.state import Todo
-from mirror_tool.upstream.client import Upstream
+from mirror_tool.upstream.client import Upstream, http_settings
 from mirror_tool.upstream.hub import HubUnusable, HubUpstream
 
 if False:  # typing only
@@ -69,9 +69,8 @@ def follow_hub(run: Run, mirror: Mirror) -> "SyncResult":
                 raise
             log.warning("%s; syncing from the fallback upstream %s", exc, run.settings.fallback_upstream)
             hub.close()
-            s = run.settings
-            run.upstream = Upstream(s.fallback_upstream, run.internal_stop, timeout=s.timeout, retries=s.retries,
-                                    connections=s.workers)
+            run.upstream = Upstream(http_settings(run.settings, upstream=run.settings.fallback_upstream),
+                                    run.internal_stop)
             seen.fallback = True
             return upstream_changes(run, todo)
         changes = hub_changes(run, hub, seen.head, todo, before)

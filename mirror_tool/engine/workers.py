@@ -102,6 +102,8 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent: SyncContext = _INHERITED["ctx"]
     stop = _SharedFlagStop(parent.stop.deadline, _INHERITED["flag"])
+    # The parent's HTTP settings (read once at start-up), this process's own client and stop token
+    # (a replica's: the same hub).
     upstream = open_upstream(parent.settings, stop, like=parent.upstream)
     _INHERITED["ctx"] = replace(parent, upstream=upstream, stop=stop)
 

@@ -14,12 +14,13 @@ import json
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from mirror_tool.errors import FeedUnavailable, ProjectError, UpstreamUnreachable
 from mirror_tool.index import journal as fmt
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream.client import SIMPLE_JSON, ProjectAnswer, Upstream
+from mirror_tool.net import HttpSettings, Response
+from mirror_tool.upstream.client import SIMPLE_JSON, ProjectAnswer, Upstream, http_settings
 from mirror_tool.upstream.parse import display_name, from_simple
 
 if TYPE_CHECKING:
@@ -35,10 +36,12 @@ class HubUnusable(UpstreamUnreachable):
 class HubUpstream(Upstream):
     """Talks to the first hub of `master` + `standby-hubs` that answers; thread-safe like Upstream."""
 
-    def __init__(self, settings: "MirrorSettings", stop: StopToken, *, master: str | None = None) -> None:
-        super().__init__(master or settings.master, stop, timeout=settings.timeout, retries=settings.retries,
-                         connections=settings.workers)
-        self.hubs = [settings.master.rstrip("/"), *(h.rstrip("/") for h in settings.standby_hubs)]
+    def __init__(self, settings: "MirrorSettings", stop: StopToken, *, master: str | None = None,
+                 http: HttpSettings | None = None) -> None:
+        hubs = [settings.master.rstrip("/"), *(h.rstrip("/") for h in settings.standby_hubs)]
+        super().__init__(http or hub_http_settings(settings, hubs), stop)
+        self.master = master or hubs[0]
+        self.hubs = hubs
         self.settings = settings
         #: normalized -> display name, learned from the journal and the root index (a PEP 691
         #: page carries only the normalized name).
@@ -47,7 +50,7 @@ class HubUpstream(Upstream):
 
     def sibling(self, stop: StopToken) -> "HubUpstream":
         """A client for a worker process: same hub, same names, its own connections."""
-        other = HubUpstream(self.settings, stop, master=self.master)
+        other = HubUpstream(self.settings, stop, master=self.master, http=self.http)
         other.display_names = self.display_names
         return other
 
@@ -71,7 +74,7 @@ class HubUpstream(Upstream):
     def _head(self, hub: str) -> fmt.Head:
         url = f"{hub}/{fmt.HEAD}"
         try:
-            status, _headers, body, _ = self._fetch(url, {"Accept": "application/json"})
+            status, body = self._fetch(url, "application/json")
         except ProjectError as exc:
             raise UpstreamUnreachable(f"hub {hub} unreachable: {exc}") from None
         if status == 404:
@@ -94,7 +97,7 @@ class HubUpstream(Upstream):
     def _journal_document(self, key: str) -> bytes | None:
         url = f"{self.master}/{key}"
         try:
-            status, _headers, body, _ = self._fetch(url, {})
+            status, body = self._fetch(url, None)
         except ProjectError as exc:
             raise UpstreamUnreachable(f"hub {self.master} unreachable: {exc}") from None
         if status == 404:
@@ -102,6 +105,12 @@ class HubUpstream(Upstream):
         if status != 200:
             raise UpstreamUnreachable(f"GET {url}: HTTP {status}")
         return body
+
+    def _fetch(self, url: str, accept: str | None) -> tuple[int, bytes]:
+        """GET a document on the hub: (status, body). A failure after the retries (5xx included)
+        is the net layer's NetError, a ProjectError."""
+        r: Response = self.client.get(url, headers={"Accept": accept} if accept else None, cap=self.http.caps.project)
+        return r.status, r.body
 
     # -- what the PyPI dialect has and a hub does not -------------------------------------------------
     def xmlrpc(self, method: str, *args: object) -> object:
@@ -124,7 +133,7 @@ class HubUpstream(Upstream):
                 raise ProjectError(str(exc)) from None
         path = f"/simple/{quote(normalized, safe='')}/"
         url = self.master + path
-        status, _headers, body, _ = self._fetch(url, {"Accept": SIMPLE_JSON})
+        status, body = self._fetch(url, SIMPLE_JSON)
         if status == 404:
             return ProjectAnswer(None, -1, [path])
         if status != 200:
@@ -151,7 +160,7 @@ class HubUpstream(Upstream):
         keeps the entries whose URL is a file it stored, and points them at its own tree)."""
         path = f"/pypi/{quote(normalized, safe='')}/json"
         url = self.master + path
-        status, _headers, body, _ = self._fetch(url, {"Accept": "application/json"})
+        status, body = self._fetch(url, "application/json")
         if status == 404:
             return None
         if status != 200:
@@ -186,11 +195,25 @@ def open_upstream(settings: "MirrorSettings", stop: StopToken, *, like: Upstream
     if isinstance(like, HubUpstream):
         return like.sibling(stop)
     if like is not None:
-        return Upstream(like.master, stop, timeout=settings.timeout, retries=settings.retries,
-                        connections=settings.workers)
+        return Upstream(like.http, stop)
     if settings.upstream_kind == "mirror":
         return HubUpstream(settings, stop)
     return Upstream.for_mirror(settings, stop)
 
 
-__all__ = ["HubUnusable", "HubUpstream", "open_upstream"]
+def hub_http_settings(settings: "MirrorSettings", hubs: list[str]) -> HttpSettings:
+    """The run's HTTP settings with every hub's host allowed (failover changes `master`)."""
+    http = http_settings(settings, upstream=hubs[0])
+    extra = tuple(_origin(hub) for hub in hubs[1:])
+    return replace(http, download_hosts=http.download_hosts + extra) if extra else http
+
+
+def _origin(url: str) -> str:
+    """`host:port` of a hub URL, a `download-hosts` entry."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+__all__ = ["HubUnusable", "HubUpstream", "hub_http_settings", "open_upstream"]
