@@ -15,6 +15,9 @@ record (fsynced) before the pages that drop them are written, the files a sync s
 record before it stored them, and `recover` (at the start of the next run) finishes both.
 Without one, a crash before the deletions leaves orphans for `verify --delete`; never a page
 pointing at a missing file either way.
+
+The change journal replicas follow (`web/changes/`, engine/journal.py) is written in the same
+order: its entries before the flush, together with the pages they name; its head after it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
+from mirror_tool.engine.journal import JournalWriter
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
 from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index
@@ -71,6 +75,8 @@ class Publisher:
         self.changed = False
         #: Keys written, in order, when a `diff-file` wants them (None: not recorded).
         self.written: list[str] | None = [] if settings.diff_file else None
+        #: The change journal under `web/changes/` (not the pending-files `journal`).
+        self.changes = JournalWriter(storage, settings.journal_retention, written=self.written)
 
     def _write(self, key: str, data: bytes, content_type: str) -> None:
         self.storage.write(key, data, content_type)
@@ -144,6 +150,7 @@ class Publisher:
             if noted[norm]:
                 self._settled.add(norm)
             self.index()[norm] = IndexEntry(project.name, project.serial)
+            self.changes.record(project.name)
             self._index_dirty = True
             self.changed = True
         return failed
@@ -222,8 +229,10 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
-            if self.index().pop(norm, None) is not None:
+            entry = self.index().pop(norm, None)
+            if entry is not None:
                 self._index_dirty = True
+            self.changes.record(entry.name if entry is not None else norm)
             noted = self.journal.files(norm) if self.journal is not None else set()
             old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
             for f in old.files if old and delete_files else ():
@@ -310,9 +319,12 @@ class Publisher:
                 self.storage.remove(info.key)
             log.info("Removed package %s", norm)
             self.changed = True
+        if self.changes.stage():  # entries before the flush: durable with the pages they name
+            self._unflushed = True
         if self._unflushed or self._doomed:
             self.storage.flush()  # pages durable before the files they dropped go, and before `status`
             self._unflushed = False
+        self.changes.publish(serial)  # the head never names a serial whose pages are not durable
         if self._doomed:
             crashpoint.reached("files-deleting")
         doomed, self._doomed = list(self._doomed), {}
