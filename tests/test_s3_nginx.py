@@ -75,6 +75,13 @@ def test_the_bucket_serves_through_nginx_as_the_disk_does(tmp_path: Path, swift:
             assert got.content == want.content, where
             for header in ("Content-Type", "Cache-Control", "Vary"):
                 assert got.headers.get(header, "").lower() == want.headers.get(header, "").lower(), (where, header)
+    for path in ("/changes/head.json", "/changes/segments.json"):  # the journal replicas follow, never cached
+        for _ in range(2):
+            got = requests.get(bucket.base_url + path, timeout=10)
+            assert got.status_code == 200 and got.json(), path
+            assert got.headers["Content-Type"] == "application/json" and got.headers["Cache-Control"] == "no-cache"
+            assert got.content == swift.s3().get_object(Bucket=swift_bucket, Key="eu/" + path[1:])["Body"].read()
+            assert "X-Cache-Status" not in got.headers, path
     short = requests.get(bucket.base_url + "/simple/foo-bar", allow_redirects=False, timeout=10)
     assert (short.status_code, short.headers["Location"]) == (301, "/simple/foo-bar/")
     assert requests.get(bucket.base_url + "/status", timeout=10).status_code == 404

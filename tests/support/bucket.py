@@ -65,6 +65,8 @@ def expected_type(key: str) -> str:
         return "application/octet-stream"
     if key.startswith(("pypi/", "json/")):
         return "application/json"
+    if key.startswith("changes/"):  # the change journal replicas follow
+        return "application/json" if key.endswith(".json") else "text/plain; charset=utf-8"
     if key == "last-modified":
         return "text/plain; charset=utf-8"
     raise AssertionError(f"unexpected object {key}")
