@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
-from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index
+from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index, root_rows
+from mirror_tool.index.root_patch import ROOT_SERIAL_RE, Change, patch_root_html, patch_root_json
 from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
@@ -56,7 +57,10 @@ class Publisher:
         self.journal = journal
         self._index: dict[str, IndexEntry] | None = None
         self._index_serial: int | None = None
-        self._index_dirty = False
+        #: Root index entries changed since it was last written (None: the project left it).
+        self._changes: dict[str, Change] = {}
+        #: The whole root index must be rendered again (it was replaced, not edited).
+        self._rewrite_root = False
         self._unflushed = False
         self._withdrawn: list[str] = []
         self._doomed: dict[str, str] = {}  # file key -> its project ("": none), deleted at the next commit
@@ -74,18 +78,46 @@ class Publisher:
 
     # -- the root index ----------------------------------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
-        """The root index as published (read on first use), with this run's changes."""
+        """The root index as published (read on first use), with this run's changes.
+
+        Only whole-tree work (a reconcile's diff, verify, delete, adoption) needs it: publishing
+        and withdrawing note their changes and `commit` patches them into the published pages,
+        so an incremental run never reads the 700,000 entries of a large mirror."""
         if self._index is None:
             self._index_serial, self._index = read_root_index(self.storage)
+            for norm, change in self._changes.items():
+                self._apply(self._index, norm, change)
         return self._index
+
+    def rows(self) -> Iterator[tuple[str, int]]:
+        """(display name, serial) of every project the root index lists, with this run's changes:
+        streamed from the published page when nothing changed yet (a reconcile's diff)."""
+        if self._index is None and not self._changes and not self._rewrite_root:
+            yield from root_rows(self.storage)
+            return
+        for entry in self.index().values():
+            yield entry.name, entry.serial
 
     def replace_index(self, entries: dict[str, IndexEntry]) -> None:
         """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
         index lacks the per-project serials)."""
         self.index()
         self._index = dict(entries)
-        self._index_dirty = True
+        self._rewrite_root = True
         self.changed = True
+
+    def _note(self, norm: str, change: Change) -> None:
+        """Record a root index change (also in the loaded index, when it is loaded)."""
+        self._changes[norm] = change
+        if self._index is not None:
+            self._apply(self._index, norm, change)
+
+    @staticmethod
+    def _apply(index: dict[str, IndexEntry], norm: str, change: Change) -> None:
+        if change is None:
+            index.pop(norm, None)
+        else:
+            index[norm] = change
 
     def index_serial(self) -> int | None:
         """The serial the published root JSON index carries (None: no JSON index)."""
@@ -130,8 +162,7 @@ class Publisher:
             self._doomed.update(dict.fromkeys(drops[norm], norm))
             if noted[norm]:
                 self._settled.add(norm)
-            self.index()[norm] = IndexEntry(project.name, project.serial)
-            self._index_dirty = True
+            self._note(norm, IndexEntry(project.name, project.serial))
             self.changed = True
         return failed
 
@@ -209,8 +240,7 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
-            if self.index().pop(norm, None) is not None:
-                self._index_dirty = True
+            self._note(norm, None)
             noted = self.journal.files(norm) if self.journal is not None else set()
             old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
             for f in old.files if old and delete_files else ():
@@ -285,9 +315,8 @@ class Publisher:
         """Root index (carrying `serial`; None keeps the published one), withdrawn pages, flush,
         then the file deletions. Returns what was deleted."""
         self._write_journal()
-        if self._index is not None and (self._index_dirty or not self._root_exists()):
-            self._write_root(serial if serial is not None else self._index_serial or 0)
-            self._index_dirty = False
+        if self._changes or self._rewrite_root or (self._index is not None and not self._root_exists()):
+            self._write_root(serial if serial is not None else self._published_serial())
         withdrawn, self._withdrawn = self._withdrawn, []
         for norm in withdrawn:
             for key in (*(keys.project_page(norm, name) for name in keys.PAGE_NAMES), *keys.json_copies(norm)):
@@ -323,19 +352,59 @@ class Publisher:
             self.journal.forget_files(settled)
         return removed
 
+    def _published_serial(self) -> int:
+        """The serial the published root JSON index carries (0: none)."""
+        if self._index is not None:
+            return self._index_serial or 0
+        raw = self.storage.read(keys.root_page(keys.JSON_PAGE))
+        match = ROOT_SERIAL_RE.match(raw) if raw is not None else None
+        return int(match.group(1)) if match else self.index_serial() or 0
+
     def _write_root(self, serial: int) -> None:
+        """The root index pages with this run's changes: patched in place when the published
+        pages have our layout (the cost follows the changes), else rendered in full. The HTML
+        pages carry no serials: they are rewritten only when projects come, go or are renamed."""
         fmt = self.settings.simple_format
-        index = self.index()
-        if fmt in ("ALL", "JSON"):
-            self._write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
+        pages = None if self._rewrite_root else self._patched_root(fmt, serial)
+        if pages is None:
+            index = self.index()
+            pages = {}
+            if fmt in ("ALL", "JSON"):
+                pages[keys.JSON_PAGE] = render.root_json(index, serial)
+            if fmt in ("ALL", "HTML"):
+                pages[keys.HTML_V1_PAGE] = pages[keys.HTML_PAGE] = render.root_html(index)
+        for name, data in pages.items():
+            self._write(keys.root_page(name), data, JSON if name == keys.JSON_PAGE else HTML)
+        if keys.JSON_PAGE in pages:
             self._index_serial = serial
-        if fmt in ("ALL", "HTML"):
-            page = render.root_html(index)
-            self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
-            self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
         for name in _unwanted_pages(fmt):
             self._remove_quietly(keys.root_page(name))
+        self._changes = {}
+        self._rewrite_root = False
         self._unflushed = True
+
+    def _patched_root(self, fmt: str, serial: int) -> dict[str, bytes] | None:
+        """{page name: new bytes} of the root pages that change; None when one of the pages to
+        patch is missing or not in our layout (then the caller renders them in full)."""
+        pages: dict[str, bytes] = {}
+        try:
+            if fmt in ("ALL", "JSON"):
+                raw = self.storage.read(keys.root_page(keys.JSON_PAGE))
+                patched = patch_root_json(raw, self._changes, serial) if raw is not None else None
+                if patched is None:
+                    return None
+                pages[keys.JSON_PAGE] = patched
+            if fmt in ("ALL", "HTML"):
+                raw = self.storage.read(keys.root_page(keys.HTML_PAGE))
+                patched = patch_root_html(raw, self._changes) if raw is not None else None
+                if patched is None:
+                    return None
+                v1 = self.storage.stat(keys.root_page(keys.HTML_V1_PAGE))
+                if patched is not raw or v1 is None or v1.size != len(raw):
+                    pages[keys.HTML_V1_PAGE] = pages[keys.HTML_PAGE] = patched
+        except (UnicodeError, ValueError):
+            return None
+        return pages
 
     def _root_exists(self) -> bool:
         return any(self.storage.stat(keys.root_page(name)) is not None for name in (keys.HTML_PAGE, keys.JSON_PAGE))
