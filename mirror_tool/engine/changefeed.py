@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from mirror_tool.errors import FeedUnavailable, UpstreamUnreachable
-from mirror_tool.index.read import IndexEntry
 from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.upstream.client import Upstream
 
@@ -112,28 +111,36 @@ def full_listing(upstream: Upstream, source: str, guard: "SerialGuard | None" = 
     return changes
 
 
-def index_diff(upstream: Upstream, local: dict[str, IndexEntry], base_serial: int) -> Changes:
+def index_diff(upstream: Upstream, local_rows: Callable[[], Iterable[tuple[str, int]]], base_serial: int) -> Changes:
     """Projects whose upstream `_last-serial` is newer than the mirror's, plus removed ones.
 
-    Removed projects get expected serial 0: fetching them yields the 404 that removes them.
+    `local_rows`: (display name, serial) of each project the mirror lists, read after the
+    upstream's index arrived (both listings are never being built at once). Names are compared
+    as spelled first: a project both list under the same name (almost all) costs a dict lookup,
+    no normalization and no validation (the mirror's names were checked when they came in);
+    only the rest are normalized. Removed projects get expected serial 0: fetching them yields
+    the 404 that removes them.
     """
     serial, listing = upstream.simple_index()
     changes = Changes(target_serial=max(serial, base_serial), source="index", reconciled=True,
                       upstream_serial=serial if serial > 0 else None)  # 0: an index without a serial
-    seen: set[str] = set()
-    for name, s in listing.items():
+    unmatched: dict[str, int] = {}  # the mirror's projects upstream spells differently or lacks: normalized -> serial
+    for name, mine in local_rows():
+        theirs = listing.pop(name, None)
+        if theirs is None:
+            unmatched[normalize(name)] = mine
+        elif theirs > mine:
+            changes.add(name, theirs)
+    for name, theirs in listing.items():  # new upstream, or spelled differently
         if not is_valid_project_name(name):
             log.error("refused unsafe project name %r from the index", name)
             continue
-        norm = normalize(name)
-        seen.add(norm)
-        mine = local.get(norm)
-        if mine is None or s > mine.serial:
-            changes.add(name, s)
-    for norm in local:
-        if norm not in seen:
-            changes.projects[norm] = 0
-            changes.floors[norm] = 0
+        mine_or_none = unmatched.pop(normalize(name), None)
+        if mine_or_none is None or theirs > mine_or_none:
+            changes.add(name, theirs)
+    for norm in unmatched:
+        changes.projects[norm] = 0
+        changes.floors[norm] = 0
     return changes
 
 
@@ -143,7 +150,7 @@ def collect_changes(
     source: str,
     cursor: int,
     reconcile_due: bool,
-    load_local: Callable[[], dict[str, IndexEntry]],
+    load_local: Callable[[], Iterable[tuple[str, int]]],
     guard: "SerialGuard | None" = None,
 ) -> Changes:
     """Changes after `cursor` from the configured feed, with automatic XML-RPC -> index fallback.
@@ -163,7 +170,7 @@ def collect_changes(
             log.warning("%s; falling back to the /simple/ index diff", exc)
             use_index = True
     if use_index:
-        diff = index_diff(upstream, load_local(), cursor)
+        diff = index_diff(upstream, load_local, cursor)
         if diff.upstream_serial is not None and guard is not None:
             guard.check(diff.upstream_serial, "the /simple/ index")
         if changes is None:

@@ -123,7 +123,7 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
         source=settings.changelog_source,
         cursor=cursor,
         reconcile_due=reconcile_due,
-        load_local=run.publisher.index,
+        load_local=run.publisher.rows,
         guard=guard,
     )
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from mirror_tool.errors import FeedUnavailable, IntegrityError, ProjectError, RetryableError, UpstreamUnreachable
 from mirror_tool.records import Project
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream.parse import from_json_api, from_simple, serial_of
+from mirror_tool.upstream.parse import from_json_api, from_simple, index_listing, serial_of
 from mirror_tool.upstream.transport import Document, Response, Transport
 
 if TYPE_CHECKING:
@@ -132,9 +132,7 @@ class Upstream:
         if doc.status != 200:
             raise UpstreamUnreachable(f"GET {url}: HTTP {doc.status}")
         try:
-            data = json.loads(doc.body)
-            serial = int(data.get("meta", {}).get("_last-serial", 0))
-            projects = {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
+            serial, projects = index_listing(doc.body)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UpstreamUnreachable(f"GET {url}: not a PEP 691 JSON index ({exc})") from None
         return serial, projects

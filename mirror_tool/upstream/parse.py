@@ -7,6 +7,7 @@ out of its project (the project still syncs); nothing downstream re-checks.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any, Iterable, Mapping
@@ -30,6 +31,33 @@ def serial_of(headers: Mapping[str, str]) -> int:
         return int(headers.get("x-pypi-last-serial", "-1"))
     except ValueError:
         return -1
+
+
+#: One project of a PEP 691 JSON root index, in either key order, without whitespace or escapes.
+_INDEX_ROW_RE = re.compile(rb'\{"name":"([^"\\]*)","_last-serial":(-?\d+)\}|\{"_last-serial":(-?\d+),"name":"([^"\\]*)"\}')
+
+
+def index_listing(body: bytes) -> tuple[int, dict[str, int]]:
+    """A PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`}).
+
+    Why not only `json.loads`: at 700,000 projects that builds 700,000 dicts (a quarter of a GB
+    and most of a reconcile's CPU) just to read two fields of each. The compact layout both PyPI
+    and this mirror serve is read with one pattern; any other layout (whitespace, escapes, extra
+    keys: the counts disagree) goes through `json.loads`. ValueError/KeyError/TypeError when the
+    document is not such an index."""
+    head_end = body.find(b'"projects":[')
+    if head_end > 0:
+        serial_match = re.search(rb'"_last-serial":(-?\d+)', body[:head_end])
+        rows = body.count(b'"name":', head_end)
+        listing: dict[str, int] = {}
+        for match in _INDEX_ROW_RE.finditer(body, head_end):
+            name, serial = (match[1], match[2]) if match[1] is not None else (match[4], match[3])
+            listing[name.decode("utf-8")] = int(serial)
+        if serial_match is not None and rows == len(listing) and body.rstrip().endswith(b"]}"):
+            return int(serial_match[1]), listing
+    data = json.loads(body)
+    serial = int(data.get("meta", {}).get("_last-serial", 0))
+    return serial, {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
 
 
 def version_key(version: str) -> tuple[int, Any]:
