@@ -362,20 +362,19 @@ class Publisher:
 
     def _write_root(self, serial: int) -> None:
         """The root index pages with this run's changes: patched in place when the published
-        pages have our layout (the cost follows the changes), else rendered in full. The HTML
-        pages carry no serials: they are rewritten only when projects come, go or are renamed."""
+        pages have our layout (the cost follows the changes, one page in memory at a time),
+        else rendered in full. The HTML pages carry no serials: they are rewritten only when
+        projects come, go or are renamed. JSON first, then the HTML pages, as rendering does."""
         fmt = self.settings.simple_format
-        pages = None if self._rewrite_root else self._patched_root(fmt, serial)
-        if pages is None:
+        if self._rewrite_root or not self._patch_root(fmt, serial):
             index = self.index()
-            pages = {}
             if fmt in ("ALL", "JSON"):
-                pages[keys.JSON_PAGE] = render.root_json(index, serial)
+                self._write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
             if fmt in ("ALL", "HTML"):
-                pages[keys.HTML_V1_PAGE] = pages[keys.HTML_PAGE] = render.root_html(index)
-        for name, data in pages.items():
-            self._write(keys.root_page(name), data, JSON if name == keys.JSON_PAGE else HTML)
-        if keys.JSON_PAGE in pages:
+                page = render.root_html(index)
+                self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
+                self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
+        if fmt in ("ALL", "JSON"):
             self._index_serial = serial
         for name in _unwanted_pages(fmt):
             self._remove_quietly(keys.root_page(name))
@@ -383,28 +382,31 @@ class Publisher:
         self._rewrite_root = False
         self._unflushed = True
 
-    def _patched_root(self, fmt: str, serial: int) -> dict[str, bytes] | None:
-        """{page name: new bytes} of the root pages that change; None when one of the pages to
-        patch is missing or not in our layout (then the caller renders them in full)."""
-        pages: dict[str, bytes] = {}
+    def _patch_root(self, fmt: str, serial: int) -> bool:
+        """Patch the published root pages in place; False when one of them is missing or not in
+        our layout (the caller then renders them all in full)."""
         try:
             if fmt in ("ALL", "JSON"):
                 raw = self.storage.read(keys.root_page(keys.JSON_PAGE))
                 patched = patch_root_json(raw, self._changes, serial) if raw is not None else None
+                del raw
                 if patched is None:
-                    return None
-                pages[keys.JSON_PAGE] = patched
+                    return False
+                self._write(keys.root_page(keys.JSON_PAGE), patched, JSON)
+                del patched
             if fmt in ("ALL", "HTML"):
                 raw = self.storage.read(keys.root_page(keys.HTML_PAGE))
-                patched = patch_root_html(raw, self._changes) if raw is not None else None
-                if patched is None:
-                    return None
+                page = patch_root_html(raw, self._changes) if raw is not None else None
+                if page is None:
+                    return False
                 v1 = self.storage.stat(keys.root_page(keys.HTML_V1_PAGE))
-                if patched is not raw or v1 is None or v1.size != len(raw):
-                    pages[keys.HTML_V1_PAGE] = pages[keys.HTML_PAGE] = patched
+                if page is not raw or v1 is None or v1.size != len(raw):
+                    del raw
+                    self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
+                    self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
         except (UnicodeError, ValueError):
-            return None
-        return pages
+            return False
+        return True
 
     def _root_exists(self) -> bool:
         return any(self.storage.stat(keys.root_page(name)) is not None for name in (keys.HTML_PAGE, keys.JSON_PAGE))
