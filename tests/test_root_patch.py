@@ -119,23 +119,3 @@ def test_publisher_patches_the_published_root_without_reading_the_index(tmp_path
         assert storage.read(keys.root_page(name)) == render.root_html(expected)
     assert read_root_index(storage) == (60, expected)
 
-
-def test_index_listing_reads_every_layout_like_json() -> None:
-    """The upstream root index: the compact layouts by pattern, anything else through json.loads,
-    with the same answer."""
-    import json
-
-    from mirror_tool.upstream.parse import index_listing
-
-    projects = [{"name": "Foo.Bar", "_last-serial": 5}, {"name": "baz", "_last-serial": 7}, {"name": "Foo.Bar", "_last-serial": 9}]
-    docs = [
-        {"meta": {"api-version": "1.1", "_last-serial": 11}, "projects": projects},
-        {"meta": {"_last-serial": 11, "api-version": "1.1"}, "projects": [dict(sorted(p.items())) for p in projects]},
-        {"meta": {"_last-serial": 11}, "projects": [{**p, "extra": 1} for p in projects]},
-        {"meta": {"_last-serial": 11}, "projects": [{"name": 'we"ird', "_last-serial": 1}, {"name": "é", "_last-serial": 2}]},
-        {"meta": {"_last-serial": 11}, "projects": []},
-    ]
-    for doc in docs:
-        want = (11, {str(p["name"]): int(p["_last-serial"]) for p in doc["projects"]})
-        for separators in ((",", ":"), (", ", ": ")):
-            assert index_listing(json.dumps(doc, separators=separators).encode()) == want

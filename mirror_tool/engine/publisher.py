@@ -98,6 +98,13 @@ class Publisher:
         for entry in self.index().values():
             yield entry.name, entry.serial
 
+    def root_document(self) -> bytes | None:
+        """The root JSON page as published, when it is the root index with this run's changes
+        (none yet); None otherwise (a reconcile then compares `rows`)."""
+        if self._index is not None or self._changes or self._rewrite_root:
+            return None
+        return self.storage.read(keys.root_page(keys.JSON_PAGE))
+
     def replace_index(self, entries: dict[str, IndexEntry]) -> None:
         """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
         index lacks the per-project serials)."""

@@ -124,6 +124,7 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
         cursor=cursor,
         reconcile_due=reconcile_due,
         load_local=run.publisher.rows,
+        load_document=run.publisher.root_document,
         guard=guard,
     )
 

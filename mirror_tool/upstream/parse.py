@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from urllib.parse import urljoin
 
 from mirror_tool.errors import ProjectError, UnsafeName
 from mirror_tool.names import check_filename, check_hex_digest, check_http_url, check_project_name
 from mirror_tool.records import Project, ReleaseFile
+
+if TYPE_CHECKING:
+    from mirror_tool.index.compare import Rows
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -33,28 +36,50 @@ def serial_of(headers: Mapping[str, str]) -> int:
         return -1
 
 
-#: One project of a PEP 691 JSON root index, in either key order, without whitespace or escapes.
-_INDEX_ROW_RE = re.compile(rb'\{"name":"([^"\\]*)","_last-serial":(-?\d+)\}|\{"_last-serial":(-?\d+),"name":"([^"\\]*)"\}')
+_INDEX_SERIAL_RE = re.compile(rb'"_last-serial": ?(-?\d+)')
 
 
-def index_listing(body: bytes) -> tuple[int, dict[str, int]]:
+class IndexListing(Mapping[str, int]):
+    """{name: project `_last-serial`} of a compact PEP 691 root index, kept as its bytes.
+
+    Why: at 700,000 projects a dict of the listing is most of a reconcile's CPU and memory, and
+    the reconcile compares rows as bytes (index/compare.py) without it. Looking into the
+    listing (a first sync, verify) parses it once, on first use."""
+
+    def __init__(self, rows: "Rows") -> None:
+        #: Where the document's rows are (`compact_rows`).
+        self.rows = rows
+        self._map: dict[str, int] | None = None
+
+    def _parsed(self) -> dict[str, int]:
+        if self._map is None:
+            from mirror_tool.index.compare import parse_row
+
+            self._map = dict(parse_row(b"{%s}" % row) for chunk in self.rows.chunks() for row in chunk)
+        return self._map
+
+    def __getitem__(self, name: str) -> int:
+        return self._parsed()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+
+def index_listing(body: bytes) -> tuple[int, Mapping[str, int]]:
     """A PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`}).
 
-    Why not only `json.loads`: at 700,000 projects that builds 700,000 dicts (a quarter of a GB
-    and most of a reconcile's CPU) just to read two fields of each. The compact layout both PyPI
-    and this mirror serve is read with one pattern; any other layout (whitespace, escapes, extra
-    keys: the counts disagree) goes through `json.loads`. ValueError/KeyError/TypeError when the
-    document is not such an index."""
-    head_end = body.find(b'"projects":[')
-    if head_end > 0:
-        serial_match = re.search(rb'"_last-serial":(-?\d+)', body[:head_end])
-        rows = body.count(b'"name":', head_end)
-        listing: dict[str, int] = {}
-        for match in _INDEX_ROW_RE.finditer(body, head_end):
-            name, serial = (match[1], match[2]) if match[1] is not None else (match[4], match[3])
-            listing[name.decode("utf-8")] = int(serial)
-        if serial_match is not None and rows == len(listing) and body.rstrip().endswith(b"]}"):
-            return int(serial_match[1]), listing
+    The compact layout (PyPI's and this mirror's) stays bytes until looked into (`IndexListing`);
+    any other layout (whitespace, escapes, extra keys) goes through `json.loads`.
+    ValueError/KeyError/TypeError when the document is not such an index."""
+    from mirror_tool.index.compare import compact_rows
+
+    rows = compact_rows(body)
+    serial_match = _INDEX_SERIAL_RE.search(body, 0, rows.start) if rows is not None else None
+    if rows is not None and serial_match is not None:
+        return int(serial_match[1]), IndexListing(rows)
     data = json.loads(body)
     serial = int(data.get("meta", {}).get("_last-serial", 0))
     return serial, {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
