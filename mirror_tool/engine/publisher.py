@@ -30,6 +30,7 @@ from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
 from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index, root_rows
 from mirror_tool.index.root_patch import ROOT_SERIAL_RE, Change, patch_root_html, patch_root_json
+from mirror_tool.names import normalize
 from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
@@ -97,6 +98,13 @@ class Publisher:
             return
         for entry in self.index().values():
             yield entry.name, entry.serial
+
+    def names(self) -> set[str]:
+        """Normalized names of the projects the root index lists (verify: a set of names costs
+        a fifth of the index's entries, which it does not need)."""
+        if self._index is not None or self._changes or self._rewrite_root:
+            return set(self.index())
+        return {normalize(name) for name, _serial in root_rows(self.storage)}
 
     def root_document(self) -> bytes | None:
         """The root JSON page as published, when it is the root index with this run's changes

@@ -62,7 +62,11 @@ class IndexListing(Mapping[str, int]):
         return self._parsed()[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._parsed())
+        if self._map is not None:
+            return iter(self._map)
+        from mirror_tool.index.compare import parse_row
+
+        return (parse_row(b"{%s}" % row)[0] for chunk in self.rows.chunks() for row in chunk)
 
     def __len__(self) -> int:
         return len(self._parsed())
