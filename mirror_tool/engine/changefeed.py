@@ -150,6 +150,7 @@ def _differing(listing: Mapping[str, int], local_rows: Callable[[], Iterable[tup
     if isinstance(listing, IndexListing) and local_document is not None:
         document = local_document()
         mine = compact_rows(document) if document is not None else None
+        del document
         mine = mine.like(listing.rows) if mine is not None else None
         if mine is not None:
             theirs_only, mine_only = differing_rows(listing.rows, mine)

@@ -29,17 +29,15 @@ _PROJECTS_RE = re.compile(rb'"projects": ?\[')
 
 class Rows(NamedTuple):
     """Where the rows of a root index are: `document[start:end]` holds them without the first
-    row's `{` and the last row's `}`, separated by `separator`; `style` says how each row is
-    written (which key comes first, and whether `:` and `,` are followed by a space)."""
+    row's `{` and the last row's `}`; `style` says how each row is written (which key comes
+    first, and whether `:` and `,` are followed by a space); `spaced_as` the spacing `chunks`
+    gives them (`like`)."""
 
     document: bytes
     start: int
     end: int
     style: tuple[bool, bool] = (True, False)  # (name first, spaced)
-
-    @property
-    def separator(self) -> bytes:
-        return b"}, {" if self.style[1] else b"},{"
+    spaced_as: bool | None = None
 
     @property
     def empty(self) -> bool:
@@ -47,26 +45,27 @@ class Rows(NamedTuple):
 
     def chunks(self) -> Iterator[list[bytes]]:
         """The rows (without their outer braces), about a MB of them at a time."""
-        doc, pos, end, sep = self.document, self.start, self.end, self.separator
+        doc, pos, end = self.document, self.start, self.end
+        sep = b"}, {" if self.style[1] else b"},{"
+        respace = self.spaced_as is not None and self.spaced_as != self.style[1]
         while pos < end:
             cut = doc.find(sep, pos + _CHUNK, end) if pos + _CHUNK < end else -1
             stop = end if cut < 0 else cut
-            yield doc[pos:stop].split(sep)
+            piece = doc[pos:stop]
+            if respace:
+                piece = piece.replace(b":", b": ").replace(b",", b", ") if self.spaced_as else piece.replace(b": ", b":").replace(b", ", b",")
+            yield piece.split(b"}, {" if (self.spaced_as if respace else self.style[1]) else b"},{")
             pos = stop + len(sep)
 
     def like(self, other: "Rows") -> "Rows | None":
-        """These rows written in `other`'s style; None when the key order differs. Exact for the
-        mirror's own index: its names (checked project names) hold no `:`, `,` or space."""
+        """These rows as `other`'s style writes them (spacing changed chunk by chunk, never a copy
+        of the whole document); None when the key order differs. Exact for the mirror's own
+        index: its names (checked project names) hold no `:`, `,` or space."""
         if self.style == other.style or self.empty or other.empty:
             return self
         if self.style[0] != other.style[0]:
             return None
-        body = self.document[self.start:self.end]
-        if other.style[1]:
-            body = body.replace(b":", b": ").replace(b",", b", ")
-        else:
-            body = body.replace(b": ", b":").replace(b", ", b",")
-        return Rows(body, 0, len(body), other.style)
+        return self._replace(spaced_as=other.style[1])
 
 
 def compact_rows(document: bytes) -> Rows | None:
@@ -93,7 +92,8 @@ def compact_rows(document: bytes) -> Rows | None:
     # row is written in the first one's style.
     count = document.count(b'"name":', start, end)
     lead = b'{"name":' if style[0] else b'{"_last-serial":'
-    if document.count(rows.separator, start, end) + 1 != count or document.count(lead + (b" " if style[1] else b""), start, end) != count:
+    separator = b"}, {" if style[1] else b"},{"
+    if document.count(separator, start, end) + 1 != count or document.count(lead + (b" " if style[1] else b""), start, end) != count:
         return None
     return rows
 
