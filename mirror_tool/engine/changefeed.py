@@ -154,7 +154,10 @@ def _differing(listing: Mapping[str, int], local_rows: Callable[[], Iterable[tup
         mine = mine.like(listing.rows) if mine is not None else None
         if mine is not None:
             theirs_only, mine_only = differing_rows(listing.rows, mine)
-            return [parse_row(r) for r in theirs_only], [parse_row(r) for r in mine_only]
+            try:
+                return [parse_row(r) for r in theirs_only], [parse_row(r) for r in mine_only]
+            except ValueError:
+                pass  # a row in another layout (escapes, another key order): compare parsed listings
     remaining = dict(listing)
     mine_only = []
     for name, mine_serial in local_rows():

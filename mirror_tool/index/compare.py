@@ -70,10 +70,10 @@ class Rows(NamedTuple):
 
 def compact_rows(document: bytes) -> Rows | None:
     """The rows of a PEP 691 root index written by a JSON serializer with one fixed style (PyPI's
-    compact one, or Python's default `, ` / `: `), every row the same two keys in the same order,
-    no escapes; None for any other document."""
+    compact one, or Python's default `, ` / `: `), judged by its first row; None for any other
+    document."""
     found = _PROJECTS_RE.search(document)
-    if found is None or b"\\" in document:
+    if found is None:
         return None
     start = found.end()
     end = len(document.rstrip())
@@ -88,12 +88,11 @@ def compact_rows(document: bytes) -> Rows | None:
         return None
     style = (first[1] == b"name", first[2] == b" ")
     rows = Rows(document, start + 1, end - 1, style)
-    # Every separator separates two rows (a name holding one would cut a row in two), and every
-    # row is written in the first one's style.
-    count = document.count(b'"name":', start, end)
-    lead = b'{"name":' if style[0] else b'{"_last-serial":'
+    # Every separator separates two rows: a name holding one would cut a row in two. A row in
+    # another style, or with escapes, fails `parse_row` if it differs (the caller then parses
+    # the documents); an identical one is identical whatever it holds.
     separator = b"}, {" if style[1] else b"},{"
-    if document.count(separator, start, end) + 1 != count or document.count(lead + (b" " if style[1] else b""), start, end) != count:
+    if document.count(separator, start, end) + 1 != document.count(b'"name":', start, end):
         return None
     return rows
 

@@ -80,7 +80,7 @@ def index_listing(body: bytes) -> tuple[int, Mapping[str, int]]:
     ValueError/KeyError/TypeError when the document is not such an index."""
     from mirror_tool.index.compare import compact_rows
 
-    rows = compact_rows(body)
+    rows = compact_rows(body) if b"\\" not in body else None
     serial_match = _INDEX_SERIAL_RE.search(body, 0, rows.start) if rows is not None else None
     if rows is not None and serial_match is not None:
         return int(serial_match[1]), IndexListing(rows)
