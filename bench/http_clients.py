@@ -106,37 +106,6 @@ def run_httpx(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
     return _threads(urls, conc, fetch)
 
 
-def run_http11(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
-    """Today's hand-written client (mirror_tool/http11.py): the "before" row; no gzip."""
-    from urllib.parse import urlsplit
-
-    from mirror_tool import http11
-
-    local = threading.local()
-    buf_local = threading.local()
-
-    def fetch(url: str) -> int:
-        parts = urlsplit(url)
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = http11.Connection(parts.scheme, parts.hostname or "", parts.port, 60)
-        resp = conn.request("GET", parts.path, {"Accept": "application/json", "Accept-Encoding": "identity"})
-        buf = getattr(buf_local, "buf", None)
-        if buf is None:
-            buf = buf_local.buf = memoryview(bytearray(CHUNK))
-        n = 0
-        while True:
-            got = resp.readinto(buf)
-            if not got:
-                break
-            n += got
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}")
-        return n
-
-    return _threads(urls, conc, fetch)
-
-
 def run_net(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
     """Our layer (mirror_tool/net on pycurl): documents through get_many, files through download_many."""
     from urllib.parse import urlsplit
@@ -262,7 +231,7 @@ def run_pycurl(urls: list[str], conc: int, files: bool) -> tuple[int, int]:
 
 
 LIBS = {"urllib3": run_urllib3, "aiohttp": run_aiohttp, "pycurl": run_pycurl, "httpx": run_httpx,
-        "niquests": run_niquests, "http11": run_http11, "net": run_net}
+        "niquests": run_niquests, "net": run_net}
 
 
 def main(argv: list[str]) -> int:

@@ -39,7 +39,7 @@ CANDIDATES = {  # venv name -> pinned requirements (what was measured)
     "niquests": ["niquests==3.21.2"],
 }
 VENV_OF = {"urllib3": "httplibs", "aiohttp": "httplibs", "pycurl": "httplibs", "httpx": "httplibs",
-           "niquests": "niquests", "http11": None, "net": None}
+           "niquests": "niquests", "net": None}
 FILE_MIX = [(20_000, 120), (200_000, 40), (2_000_000, 12), (10_000_000, 4), (50_000_000, 2)]
 
 
@@ -152,7 +152,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.http_libs", description=__doc__.split("\n")[0])
-    p.add_argument("--libs", default="urllib3,aiohttp,pycurl,httpx,niquests,http11,net")
+    p.add_argument("--libs", default="urllib3,aiohttp,pycurl,httpx,niquests,net")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--docs", type=int, default=2000, help="projects, i.e. project-JSON GETs")
     p.add_argument("--releases", type=int, default=20, help="releases per project (JSON size)")

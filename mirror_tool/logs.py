@@ -61,9 +61,6 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None, console:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    # Library debug lines would only add noise (they never carry headers, but keep them out).
-    for noisy in ("urllib3", "requests"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def apply_log_config(path: Path) -> None:

@@ -51,6 +51,13 @@ class StopToken:
         """Why the run stopped (None while not stopped)."""
         return self._code if self.stopped else None
 
+    def linked(self) -> "StopToken":
+        """A token that stops whenever this one does (same deadline, same reason) and can also be
+        stopped on its own without stopping this one: the engine's internal stop (stop-on-error,
+        a dead worker) that every request of the run watches, so a SIGTERM reaches a request in
+        flight at once, whatever phase the run is in."""
+        return _LinkedStop(self)
+
     def remaining(self) -> float | None:
         """Seconds until the deadline (None: no deadline)."""
         if self.deadline is None:
@@ -76,3 +83,27 @@ class StopToken:
 
         signal.signal(signal.SIGINT, on_int)
         signal.signal(signal.SIGTERM, on_term)
+
+
+class _LinkedStop(StopToken):
+    """See `StopToken.linked`."""
+
+    def __init__(self, parent: StopToken) -> None:
+        super().__init__(parent.deadline)
+        self._parent = parent
+
+    @property
+    def stopped(self) -> bool:
+        if not self._event.is_set() and self._parent.stopped:
+            self.set(self._parent.exit_code or ExitCode.INTERRUPTED)
+        return super().stopped
+
+    def wait(self, seconds: float) -> bool:
+        """As `StopToken.wait`, also woken (within 0.1 s) when the parent stops."""
+        end = time.monotonic() + seconds
+        while not self.stopped:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self._event.wait(min(left, 0.1))
+        return True

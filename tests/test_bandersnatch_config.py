@@ -82,7 +82,8 @@ def test_keys_read_differently_or_ignored_get_one_warning(line: str, warning: st
 
 
 @pytest.mark.parametrize("line", ["cleanup = false", "allow-non-https = true", "cleanup_todo = false",
-                                  "delete_missing_packages = false", "global-timeout = 18000"])
+                                  "delete_missing_packages = false", "global-timeout = 18000",
+                                  "proxy = http://proxy.invalid:3128"])
 def test_keys_whose_meaning_holds_here_are_quiet(line: str) -> None:
     assert _load(BASE + line + "\n").warnings == ()
 
@@ -95,7 +96,7 @@ def test_delete_missing_packages_is_read_as_delete_packages() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("proxy = http://proxy.invalid:3128\n", "[mirror] proxy: not supported here: this version talks to `master`"),
+    ("proxy = socks5://127.0.0.1:1080\n", "[mirror] proxy: must be an http:// or https:// proxy URL (SOCKS is not "),
     ("[swift]\nauth_url = x\n", "[swift]: bandersnatch 8.2.0 has no Swift storage plugin"),
     ("[blacklist]\npackages = x\n", "[blacklist]: bandersnatch < 5 name, ignored by 8.2.0"),
     ("[plugins]\nenabled = exclude_platfrom\n", "[plugins] enabled: unknown plugin 'exclude_platfrom'"),

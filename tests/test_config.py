@@ -166,6 +166,20 @@ def test_example_config_is_valid() -> None:
         (BASE + "[latest_release]\nkeep = -1\n", "[latest_release] keep", "integer"),
         (BASE + "[size]\nmax_file_size = huge\n", "[size] max_file_size", "not a size"),
         (BASE + "workers = 3\nworkers = 4\n", "[mirror] workers", "more than once"),
+        (BASE + "proxy = socks5://127.0.0.1:1080\n", "[mirror] proxy", "SOCKS is not supported"),
+        (BASE + "proxy = proxy.internal:3128\n", "[mirror] proxy", "http:// or https://"),
+        (BASE + "proxy = http://p:port\n", "[mirror] proxy", "bad port"),
+        (BASE + "ca-bundle = ca.pem\n", "[mirror] ca-bundle", "absolute"),
+        (BASE + "ca-bundle = /nonexistent/ca.pem\n", "[mirror] ca-bundle", "cannot read /nonexistent/ca.pem"),
+        (BASE + "ca-bundle = /\n", "[mirror] ca-bundle", "cannot read /"),
+        (BASE + "download-hosts = https://files.test\n", "[mirror] download-hosts", "not a host"),
+        (BASE + "download-hosts = files.test:99999\n", "[mirror] download-hosts", "not a host"),
+        (BASE + "download-hosts = files/test\n", "[mirror] download-hosts", "not a host"),
+        (BASE + "max-project-json-size = 10\n", "[mirror] max-project-json-size", "at least 1K"),
+        (BASE + "max-index-size =\n", "[mirror] max-index-size", "must not be empty"),
+        (BASE + "worker-connections = 0\n", "[mirror] worker-connections", "1..64"),
+        (BASE + "request-deadline = 0\n", "[mirror] request-deadline", "> 0"),
+        (BASE + "retry-after-max = -1\n", "[mirror] retry-after-max", ">= 0"),
         ("directory = /x\n[mirror]\n", "line 1", "before the first [section]"),
     ],
 )
@@ -176,6 +190,22 @@ def test_config_errors_name_the_key_and_problem(text: str, where: str, problem: 
     assert message.startswith(where), message
     assert problem in message, message
     assert "\n" not in message
+
+
+def test_a_proxy_password_never_reaches_the_error_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(BASE + "proxy = socks5://mirror:hunter2@127.0.0.1:1080\n")
+    assert "hunter2" not in str(info.value) and "***@127.0.0.1" in str(info.value)
+
+
+def test_network_keys(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    m = parse(BASE + f"proxy = http://u:p@proxy.internal:3128\nca-bundle = {bundle}\n"
+              "download-hosts = Files.Test\n  [::1]:8443 127.0.0.1:80\nmax-metadata-size = 1G\n").mirror
+    assert (m.proxy, m.ca_bundle) == ("http://u:p@proxy.internal:3128", bundle)
+    assert m.download_hosts == ("files.test", "[::1]:8443", "127.0.0.1:80")
+    assert m.max_metadata_size == 1 << 30
 
 
 def test_sizes_and_lists() -> None:

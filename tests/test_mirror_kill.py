@@ -60,7 +60,7 @@ class Observer(threading.Thread):
 
 def test_sigkill_during_full_and_incremental_sync_then_resume(tmp_path: Path, fakepypi_factory) -> None:  # type: ignore[no-untyped-def]
     fp = fakepypi_factory(projects=24, releases=2, files=2)
-    fp.add_fault("latency", prefix="/packages/", latency=0.01)
+    fp.add_fault("latency", prefix="/packages/", latency=0.05)
     directory = tmp_path / "mirror"
     conf = write_config(tmp_path / "m.conf", directory, fp.base_url, workers=2)
     observer = Observer(directory)

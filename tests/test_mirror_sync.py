@@ -340,7 +340,7 @@ def test_sync_before_the_first_mirror_run_keeps_the_full_sync(tmp_path: Path, fa
 
 
 def test_noop_run_does_not_load_requests(tmp_path: Path, fakepypi) -> None:  # type: ignore[no-untyped-def]
-    """A no-op is one XML-RPC call through http.client: no HTTP-client stack to import."""
+    """A no-op is one XML-RPC call through the net layer: `requests` (a test tool only) stays unloaded."""
     import subprocess
     import sys
 

@@ -107,8 +107,10 @@ def finish(proc: subprocess.Popen[str], timeout: float = 30) -> int:
 
 
 def slow_upstream(fakepypi_factory):  # type: ignore[no-untyped-def]
+    """Every file takes a second: a run lasts a few seconds although a project's files download at
+    once, so a kill or a stop always meets work in flight."""
     fp = fakepypi_factory(**CORPUS)
-    fault = fp.add_fault("latency", prefix="/packages/", latency=0.05)
+    fault = fp.add_fault("latency", prefix="/packages/", latency=1.0)
     return fp, fault
 
 

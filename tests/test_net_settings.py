@@ -85,18 +85,52 @@ def test_trust_file_is_the_bundle_when_given(tmp_path) -> None:  # type: ignore[
     assert HttpSettings.build(UP, environ={}).trust_file().endswith((".crt", ".pem"))
 
 
-def test_settings_from_todays_mirror_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Today's [mirror] (timeout, retries) maps onto the layer; the proposed keys default until the schema has them."""
+def test_settings_from_the_mirror_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every [mirror] key of the layer lands in HttpSettings; the environment is read once, here."""
+    from mirror_tool.config import load_config
+    from mirror_tool.net import settings_from_config
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not checked here\n")
+    conf = tmp_path / "mirror.conf"
+    conf.write_text(f"[mirror]\ndirectory = {tmp_path}/m\nmaster = https://upstream.test/\ntimeout = 7\nretries = 2\n")
+    s = settings_from_config(load_config(conf).mirror, user_agent="pypi-mirror/test",
+                             environ={"HTTPS_PROXY": "http://p:1"})
+    assert (s.upstream, s.connect_timeout, s.read_timeout, s.retry.attempts) == ("https://upstream.test", 7.0, 7.0, 3)
+    assert s.proxy_for("https://upstream.test/simple/") == "http://p:1"
+    assert s.caps.project == 64 << 20 and s.connections == 4 and s.user_agent == "pypi-mirror/test"
+    assert s.ca_bundle is None and s.download_hosts == () and (s.deadline, s.download_deadline) == (300, 1800)
+
+    conf.write_text(conf.read_text() + f"""proxy = http://conf:3128
+ca-bundle = {bundle}
+download-hosts = files.test files.test:8443
+worker-connections = 9
+request-deadline = 30
+download-deadline = 90
+retry-after-max = 5
+max-project-json-size = 2M
+max-index-size = 1G
+max-xmlrpc-size = 300K
+max-metadata-size = 4096
+""")
+    s = settings_from_config(load_config(conf).mirror, user_agent="x", environ={"HTTPS_PROXY": "http://p:1"})
+    assert s.proxy_for("https://upstream.test/simple/") == "http://conf:3128"
+    assert s.trust_file() == str(bundle)
+    assert s.host_allowed("https://files.test/a.whl") and s.host_allowed("https://files.test:8443/a.whl")
+    assert (s.connections, s.deadline, s.download_deadline, s.retry.retry_after_max) == (9, 30, 90, 5)
+    assert (s.caps.project, s.caps.index, s.caps.xmlrpc, s.caps.metadata) == (2 << 20, 1 << 30, 300 << 10, 4096)
+
+
+def test_the_download_mirror_is_an_allowed_file_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from mirror_tool.config import load_config
     from mirror_tool.net import settings_from_config
 
     conf = tmp_path / "mirror.conf"
-    conf.write_text(f"[mirror]\ndirectory = {tmp_path}/m\nmaster = https://upstream.test/\ntimeout = 7\nretries = 2\n")
-    mirror = load_config(conf).mirror
-    s = settings_from_config(mirror, user_agent="pypi-mirror/test", environ={"HTTPS_PROXY": "http://p:1"})
-    assert (s.upstream, s.connect_timeout, s.read_timeout, s.retry.attempts) == ("https://upstream.test", 7.0, 7.0, 3)
-    assert s.proxy_for("https://upstream.test/simple/") == "http://p:1"
-    assert s.caps.project == 64 << 20 and s.connections == 4 and s.user_agent == "pypi-mirror/test"
+    conf.write_text(f"[mirror]\ndirectory = {tmp_path}/m\nmaster = https://upstream.test\n"
+                    "download-mirror = http://near.test:8080/\n")
+    s = settings_from_config(load_config(conf).mirror, user_agent="x", environ={})
+    assert s.host_allowed("http://near.test:8080/packages/aa/bb/cc/f.whl")
+    assert not s.host_allowed("http://near.test/packages/aa/bb/cc/f.whl")  # another port: not that mirror
 
 
 def test_hashing_sink_restarts_its_writer() -> None:

@@ -8,7 +8,7 @@ of the tool implements one of these keys, its row replaces the explanation.
 
 from __future__ import annotations
 
-from mirror_tool.config.compat import ALWAYS, Ignored, Noted, Refused, Text
+from mirror_tool.config.compat import ALWAYS, Ignored, Noted, Text
 from mirror_tool.config.schema import Key
 from mirror_tool.config.values import Boolean, Integer
 
@@ -39,9 +39,6 @@ EXPLAINED: tuple[Key, ...] = (
         "Accepted and ignored: `http://` masters are always accepted here.",
         compat="not needed: `http://` masters are always accepted here (bandersnatch needs this key, and "
                "still refuses them in `verify` and `delete`)"),
-    Key("mirror", "proxy", Refused(Text(), "", "this version talks to `master` directly (no proxy support)"), "",
-        "Refused unless empty: this version has no proxy support.",
-        compat="not supported: this version talks to `master` directly"),
     Key("mirror", "cleanup", Ignored(Boolean(), (False,),
         "this tool never writes legacy non-normalized `simple/` directories; `pypi-mirror adopt` reports any it "
         "finds"), False,

@@ -22,12 +22,16 @@ from mirror_tool.config.compat import Noted, PluginNames, Text
 from mirror_tool.config.values import (
     AbsolutePath,
     Boolean,
+    ByteSize,
     Choice,
+    Hosts,
     HttpUrl,
     Integer,
     Number,
     Only,
     OptionalPath,
+    ProxyUrl,
+    ReadableFile,
     Regexes,
     Requirements,
     Size,
@@ -134,8 +138,19 @@ MIRROR_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_master", role_default="https://upstream.invalid", example="https://upstream.invalid",
         compat="different: required here (bandersnatch defaults to the public index); `http://` needs no "
                "`allow-non-https`"),
-    Key("mirror", "timeout", _S, 10.0, "Per-request timeout.",
-        role_var="pypi_mirror_timeout", compat="same"),
+    Key("mirror", "timeout", _S, 10.0,
+        "Seconds a request may spend connecting, or without receiving a byte; then that try ends "
+        "(and is retried, see `retries`).",
+        role_var="pypi_mirror_timeout", compat="same: connect and read timeout of each request"),
+    Key("mirror", "request-deadline", _S, 300.0,
+        "Whole-request limit of one try at a document (project JSON, index, XML-RPC, PURGE "
+        "answers): connect to last byte. Ends an upstream that drips bytes; not retried.",
+        role_var="pypi_mirror_request_deadline",
+        compat="ours; bandersnatch's per-request total is `global-timeout`, which here limits the run"),
+    Key("mirror", "download-deadline", _S, 1800.0,
+        "Whole-request limit of one try at a release file or `.metadata`, connect to last byte; not "
+        "retried.",
+        role_var="pypi_mirror_download_deadline", compat="ours"),
     Key("mirror", "global-timeout", Noted(_S, 18000.0,
         "limits the whole `pypi-mirror mirror` run here (exit 6 when it expires), not each request as in "
         "bandersnatch; `pypi-mirror-run` uses `[wrapper] time-limit` instead"), 18000.0,
@@ -145,8 +160,13 @@ MIRROR_KEYS: tuple[Key, ...] = (
         compat="different: bandersnatch (default 1800) limits each request; here the whole `pypi-mirror mirror` "
                "run (exit 6)"),
     Key("mirror", "workers", Integer(1, 64), 3,
-        "Projects synced at once; each downloads its own files, one at a time.",
+        "Projects synced at once (worker processes or threads); each downloads its own files.",
         role_var="pypi_mirror_workers", compat="same; 1..64 here (bandersnatch: 1..10)"),
+    Key("mirror", "worker-connections", Integer(1, 64), 4,
+        "Connections each worker opens at most, and so how many files of one project it downloads "
+        "at once. A run opens at most `workers` x `worker-connections` connections, plus one for "
+        "the change feed.",
+        role_var="pypi_mirror_worker_connections", compat="ours"),
     Key("mirror", "worker-mode", Choice(("auto", "threads", "processes")), "auto",
         "Where projects sync: `threads` keeps them in this process (the least memory; `auto` picks "
         "it: syncs wait on the network), `processes` forks `workers` single-threaded worker "
@@ -207,8 +227,44 @@ MIRROR_KEYS: tuple[Key, ...] = (
     Key("mirror", "stale-backoff", _S0, 0.5, "First wait between those re-fetches (doubles).",
         role_var="pypi_mirror_stale_backoff", compat="ours"),
     Key("mirror", "retries", Integer(0, 20), 3,
-        "Retries of 5xx answers, cut connections and hash mismatches per request.",
+        "Retries of one request after a 5xx or 429 answer, a refused, reset or cut connection, a "
+        "stall (`timeout`), or a file whose size or sha256 does not match; 0.1 s apart, doubling "
+        "up to 2 s.",
         role_var="pypi_mirror_retries", compat="ours"),
+    Key("mirror", "retry-after-max", _S0, 60.0,
+        "Longest `Retry-After` (429, 503) that is waited for before retrying; an answer asking for "
+        "longer fails that request at once.",
+        role_var="pypi_mirror_retry_after_max", compat="ours"),
+    Key("mirror", "proxy", ProxyUrl(), "",
+        "HTTP proxy for every request of the mirror (https through it with CONNECT), "
+        "`http://[user:password@]host:port`. Set, it wins over `HTTPS_PROXY`, `HTTP_PROXY` and "
+        "`NO_PROXY` from the environment; empty, those are honoured. SOCKS is not supported.",
+        role_var="pypi_mirror_proxy",
+        compat="same; http(s) proxies only (a SOCKS URL is a config error), `ALL_PROXY` is not read"),
+    Key("mirror", "ca-bundle", ReadableFile(), None,
+        "PEM file of the CAs that verify every certificate (upstream, download hosts, an https "
+        "proxy), replacing the system's trust store; empty: the system's. Certificates are always "
+        "verified.",
+        role_var="pypi_mirror_ca_bundle", compat="ours"),
+    Key("mirror", "download-hosts", Hosts(), (),
+        "Hosts besides `master`'s own that release files may come from or redirect to (`host` for "
+        "ports 80/443, or `host:port`). A file elsewhere fails its project with one line naming "
+        "the host; list the host the upstream serves its files from (the host of any `url` in a "
+        "project's JSON).",
+        role_var="pypi_mirror_download_hosts", compat="ours"),
+    Key("mirror", "max-project-json-size", ByteSize(1024), 64 << 20,
+        "Cap of one project's JSON document (JSON API or PEP 691 page) after decompression; "
+        "larger fails that project.",
+        role_var="pypi_mirror_max_project_json_size", compat="ours"),
+    Key("mirror", "max-index-size", ByteSize(1024), 512 << 20,
+        "Cap of the PEP 691 root index after decompression; larger fails the change feed (exit 5).",
+        role_var="pypi_mirror_max_index_size", compat="ours"),
+    Key("mirror", "max-xmlrpc-size", ByteSize(1024), 256 << 20,
+        "Cap of one XML-RPC answer after decompression; larger fails the change feed (exit 5).",
+        role_var="pypi_mirror_max_xmlrpc_size", compat="ours"),
+    Key("mirror", "max-metadata-size", ByteSize(1024), 16 << 20,
+        "Cap of one `.metadata` file; larger fails that project.",
+        role_var="pypi_mirror_max_metadata_size", compat="ours"),
     Key("mirror", "log-file", OptionalPath(), None,
         "Log file of `pypi-mirror` (`--log-file` overrides it); empty: stderr only. Not used by "
         "`pypi-mirror-run`.",

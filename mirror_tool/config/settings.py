@@ -44,8 +44,11 @@ class MirrorSettings:
     directory: Path
     master: str
     timeout: float
+    request_deadline: float
+    download_deadline: float
     global_timeout: float
     workers: int
+    worker_connections: int
     worker_mode: str
     verifiers: int
     stop_on_error: bool
@@ -62,6 +65,14 @@ class MirrorSettings:
     stale_retries: int
     stale_backoff: float
     retries: int
+    retry_after_max: float
+    proxy: str
+    ca_bundle: Path | None
+    download_hosts: tuple[str, ...]
+    max_project_json_size: int
+    max_index_size: int
+    max_xmlrpc_size: int
+    max_metadata_size: int
     log_file: Path | None
     core_metadata: bool
     digest_name: str

@@ -285,3 +285,103 @@ class Size(ValueType):
 
     def describe(self) -> str:
         return "size (500M, 2G, bytes) or empty"
+
+
+@dataclass(frozen=True)
+class ByteSize(ValueType):
+    """A required size of at least `lo` bytes: bytes, or an integer with K/M/G/T (powers of 1024).
+
+    Rendered in the largest unit that divides it, so defaults read as `64M`, not `67108864`.
+    """
+
+    lo: int = 1
+    ansible_types: ClassVar[tuple[str, ...]] = ("str", "int")
+
+    def parse(self, raw: str) -> int:
+        value = Size().parse(raw)
+        if value is None:
+            raise ValueError("must not be empty (a size such as 64M)")
+        if value < self.lo:
+            raise ValueError(f"must be at least {self.render(self.lo)}, got {raw.strip()!r}")
+        return value
+
+    def describe(self) -> str:
+        return f"size >= {self.render(self.lo)} (64M, 1G, bytes)"
+
+    def render(self, value: Any) -> str:
+        number = int(value)
+        for unit in ("T", "G", "M", "K"):
+            if number and number % _SIZE_UNITS[unit] == 0:
+                return f"{number // _SIZE_UNITS[unit]}{unit}"
+        return str(number)
+
+
+_HOST_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+                      r"|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Hosts(_Lines):
+    """Host names (or IP addresses, IPv6 in brackets), each with an optional `:port`; lower-cased."""
+
+    def parse(self, raw: str) -> tuple[str, ...]:
+        out = []
+        for item in raw.split():
+            match = _HOST_RE.match(item)
+            if not match or "://" in item or (match.group(1) and not 0 < int(match.group(1)) < 65536):
+                raise ValueError(f"not a host or host:port: {item!r}")
+            out.append(item.lower())
+        return tuple(out)
+
+    def describe(self) -> str:
+        return "list of host or host:port"
+
+
+@dataclass(frozen=True)
+class ProxyUrl(ValueType):
+    """An http(s) proxy URL, credentials allowed (never repeated in an error line), or empty."""
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        shown = f"{parts.scheme}://***@{parts.hostname}" if "@" in parts.netloc else value
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// proxy URL (SOCKS is not supported), got {shown!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"bad port in {shown!r}") from None
+        return value
+
+    def describe(self) -> str:
+        return "http(s) proxy URL or empty"
+
+
+@dataclass(frozen=True)
+class ReadableFile(ValueType):
+    """An absolute path to a file this process can read now (e.g. a CA bundle), or empty (None).
+
+    Read at load time, so `check-config` (the role's `validate:`) refuses a bundle that is not on
+    the host before a run fails on it.
+    """
+
+    ansible_types: ClassVar[tuple[str, ...]] = ("str", "path")
+
+    def parse(self, raw: str) -> Path | None:
+        value = _no_nul(raw.strip())
+        if not value:
+            return None
+        path = Path(value)
+        if not path.is_absolute():
+            raise ValueError(f"must be an absolute path, got {value!r}")
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        return path
+
+    def describe(self) -> str:
+        return "absolute path of a readable file, or empty"

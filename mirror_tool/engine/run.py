@@ -22,6 +22,7 @@ from mirror_tool.engine.sync import Outcome, SyncContext
 from mirror_tool.errors import MirrorError, StorageError, UpstreamRegressed, UpstreamUnreachable
 from mirror_tool.exitcodes import ExitCode, most_urgent
 from mirror_tool.logs import Progress
+from mirror_tool.net import Stopped
 from mirror_tool.names import check_project_name
 from mirror_tool.state import Regression, RunState, Todo
 from mirror_tool.stop import StopToken
@@ -91,6 +92,8 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
     except (UpstreamUnreachable, UpstreamRegressed) as exc:
         log.error("%s", exc)
         return finish(run, feed_error=exc)
+    except Stopped:  # SIGTERM or the time limit while the change feed was in flight
+        return finish(run, feed_error=None)
     except StorageError as exc:
         run.storage_failure(exc)
         return finish(run, feed_error=exc)

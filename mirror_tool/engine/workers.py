@@ -101,7 +101,8 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent: SyncContext = _INHERITED["ctx"]
     stop = _SharedFlagStop(parent.stop.deadline, _INHERITED["flag"])
-    upstream = Upstream.for_mirror(parent.settings, stop)
+    # The parent's HTTP settings (read once at start-up), this process's own client and stop token.
+    upstream = Upstream(parent.upstream.http, stop)
     _INHERITED["ctx"] = replace(parent, upstream=upstream, stop=stop)
 
 

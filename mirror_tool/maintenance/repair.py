@@ -69,7 +69,8 @@ def repair(config: Config, storage: Storage, stop: StopToken, checks: dict[str, 
                 continue
             key = p.path
             try:
-                n = upstream.download(url, lambda: storage.stage(key, size), sha, size)
+                n = upstream.download(url, lambda: storage.stage(key, size), sha, size,
+                                      cap=upstream.http.caps.metadata if is_meta else None)
             except (ProjectError, Stopped) as exc:
                 p.detail += f"; cannot repair: {exc}"
                 continue

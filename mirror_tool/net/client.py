@@ -69,13 +69,17 @@ class Downloaded:
 
 @dataclass
 class DownloadJob:
-    """One file for `download_many`: `verify()` (optional) raises IntegrityError to have it fetched again."""
+    """One file for `download_many`: `verify()` (optional) raises IntegrityError to have it fetched again;
+    `done(downloaded)` (optional) runs as soon as that file is verified, while the others are still
+    in flight (e.g. commit it: a batch then holds open only the writers of files in flight), and
+    an exception it raises becomes that file's result."""
 
     url: str
     sink: Sink
     expected_size: int | None = None
     verify: Callable[[], None] | None = None
     cap: int | None = None
+    done: Callable[[Downloaded], None] | None = None
 
 
 @dataclass
@@ -92,6 +96,7 @@ class _Job:
     download: bool = False
     expected_size: int | None = None
     verify: Callable[[], None] | None = None
+    done: Callable[[Downloaded], None] | None = None
     tries: int = 0
     ready_at: float = 0.0
     redirects: list[str] = field(default_factory=list)
@@ -178,7 +183,7 @@ class Client:
         """
         internal = [
             _Job("GET", j.url, {}, None, j.sink, j.cap or NO_CAP, False,
-                 deadline or self.settings.download_deadline, True, True, j.expected_size, j.verify)
+                 deadline or self.settings.download_deadline, True, True, j.expected_size, j.verify, j.done)
             for j in jobs
         ]
         self._run(internal, self._limit(concurrency))
@@ -313,6 +318,11 @@ class Client:
                 except IntegrityError as exc:
                     return self._failed(job, exc)
             job.result = Downloaded(job.url, att.received, list(job.redirects))
+            if job.done is not None:
+                try:
+                    job.done(job.result)
+                except Exception as exc:  # noqa: BLE001 - the caller's own error, this file's outcome
+                    job.result, job.error = None, exc
             return False
         body = job.sink.getvalue() if isinstance(job.sink, BufferSink) else b""
         job.result = Response(status, headers, body, job.url, list(job.redirects))

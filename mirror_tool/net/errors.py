@@ -64,8 +64,14 @@ class ForeignHost(NetError):
 
 
 def feed_error(exc: MirrorError) -> UpstreamUnreachable:
-    """The change feed's view of a failed request: the run cannot go on without it (exit 5)."""
-    return UpstreamUnreachable(str(exc))
+    """The change feed's view of a failed request: the run cannot go on without it (exit 5).
+
+    No usable answer (refused, reset, DNS, a proxy or TLS refusal, 5xx or 429 after the retries)
+    reads "upstream unreachable"; an answer this layer refused (past its cap or its deadline, a
+    redirect to a foreign host) "change feed failed".
+    """
+    reached = isinstance(exc, (BodyTooLarge, DeadlineExceeded, ForeignHost))
+    return UpstreamUnreachable(f"{'change feed failed' if reached else 'upstream unreachable'}: {exc}")
 
 
 __all__ = [

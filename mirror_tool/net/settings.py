@@ -20,12 +20,15 @@ import ipaddress
 import os
 import ssl
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit
 
+if TYPE_CHECKING:
+    from mirror_tool.config.settings import MirrorSettings
+
 MiB = 1 << 20
-#: Where the file hosts default to: the upstream's own host only. Deployments that mirror a public
-#: index add its file host in `download-hosts` (the README names it).
+#: Where the file hosts default to: the upstream's own host only. Deployments whose upstream serves
+#: files from another host list it in `download-hosts` (docs/operations.md says how to find it).
 DEFAULT_DOWNLOAD_HOSTS: tuple[str, ...] = ()
 
 
@@ -187,47 +190,42 @@ def _bypassed(host: str, port: int | None, entries: tuple[str, ...]) -> bool:
 
 
 
-def settings_from_config(mirror: object, *, user_agent: str, upstream: str | None = None,
+def settings_from_config(mirror: "MirrorSettings", *, user_agent: str, upstream: str | None = None,
                          environ: Mapping[str, str] | None = None) -> HttpSettings:
-    """`HttpSettings` from a `[mirror]` settings object (attribute = key with `-` as `_`).
+    """`HttpSettings` from the `[mirror]` section (config/schema.py documents each key) and the
+    environment's proxy variables, read now. `upstream` overrides `master` (the PURGE client
+    talks to `purge-url`).
 
-    The keys this layer proposes (proxy, ca_bundle, request_deadline, download_deadline,
-    retry_after_max, download_hosts, connections, max_*_size) are read when the config schema has
-    them and fall back to the defaults above until it does; `timeout` and `retries` exist today.
-    `upstream` overrides `master` (the PURGE client talks to `purge-url`).
+    `timeout` keeps bandersnatch's meaning: the connect timeout and the longest stall while
+    reading; `request-deadline` / `download-deadline` bound one try as a whole. A `download-mirror`
+    is a file host the operator named, so its host is allowed like the `download-hosts`.
     """
-
-    def key(name: str, default: object) -> object:
-        value = getattr(mirror, name, None)
-        return default if value is None or value == "" else value
-
-    defaults = HttpSettings(upstream="")
-    timeout = float(key("timeout", defaults.connect_timeout))  # type: ignore[arg-type]
-    caps = Caps(
-        project=int(key("max_project_size", Caps.project)),  # type: ignore[call-overload]
-        index=int(key("max_index_size", Caps.index)),  # type: ignore[call-overload]
-        metadata=int(key("max_metadata_size", Caps.metadata)),  # type: ignore[call-overload]
-        xmlrpc=int(key("max_xmlrpc_size", Caps.xmlrpc)),  # type: ignore[call-overload]
-    )
-    retry = RetryPolicy(attempts=int(key("retries", 3)) + 1,  # type: ignore[call-overload]
-                        retry_after_max=float(key("retry_after_max", RetryPolicy.retry_after_max)))  # type: ignore[arg-type]
-    proxy = key("proxy", None)
-    ca_bundle = key("ca_bundle", None)
     return HttpSettings.build(
-        str(upstream or getattr(mirror, "master")),
-        proxy=None if proxy is None else str(proxy),
+        str(upstream or mirror.master),
+        proxy=mirror.proxy or None,
         environ=environ,
-        ca_bundle=None if ca_bundle is None else str(ca_bundle),
-        connect_timeout=timeout,
-        read_timeout=timeout,
-        deadline=float(key("request_deadline", defaults.deadline)),  # type: ignore[arg-type]
-        download_deadline=float(key("download_deadline", defaults.download_deadline)),  # type: ignore[arg-type]
-        caps=caps,
-        download_hosts=tuple(key("download_hosts", defaults.download_hosts)),  # type: ignore[call-overload]
-        retry=retry,
-        connections=int(key("connections", defaults.connections)),  # type: ignore[call-overload]
+        ca_bundle=str(mirror.ca_bundle) if mirror.ca_bundle else None,
+        connect_timeout=float(mirror.timeout),
+        read_timeout=float(mirror.timeout),
+        deadline=float(mirror.request_deadline),
+        download_deadline=float(mirror.download_deadline),
+        caps=Caps(project=mirror.max_project_json_size, index=mirror.max_index_size,
+                  metadata=mirror.max_metadata_size, xmlrpc=mirror.max_xmlrpc_size),
+        download_hosts=tuple(mirror.download_hosts) + _origin_of(mirror.download_mirror),
+        retry=RetryPolicy(attempts=int(mirror.retries) + 1, retry_after_max=float(mirror.retry_after_max)),
+        connections=int(mirror.worker_connections),
         user_agent=user_agent,
     )
+
+
+def _origin_of(url: str) -> tuple[str, ...]:
+    """(`host:port`,) of an http(s) URL as a download-hosts entry; () for an empty one."""
+    if not url:
+        return ()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return (f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}",)
 
 
 __all__ = ["Caps", "HttpSettings", "RetryPolicy", "MiB", "DEFAULT_DOWNLOAD_HOSTS", "settings_from_config"]

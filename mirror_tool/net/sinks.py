@@ -8,7 +8,6 @@ must forget what it got. `HashingSink` adapts a one-shot writer such as storage'
 
 from __future__ import annotations
 
-import hashlib
 from typing import Callable, Protocol
 
 
@@ -41,6 +40,8 @@ class Writer(Protocol):
 
     def write(self, data: memoryview) -> object: ...
 
+    def commit(self, sha256: str) -> object: ...
+
     def discard(self) -> None: ...
 
 
@@ -48,12 +49,14 @@ class HashingSink:
     """Streams into a writer from `open_writer()` while hashing; `restart` discards it for a fresh one.
 
     The writer is opened at the first byte (a batch of many files holds no temporaries for the
-    files still queued) or by `finish()`. After a successful download the caller commits
-    `sink.finish()` (e.g. `Staged.commit(sha256)`); after a failure it calls `discard()`.
+    files still queued) or by `finish()`. After a successful download the caller calls
+    `commit(sha256)` (storage's `Staged.commit`); after a failure `discard()`.
     `verify(expected)` is what `Client.download(..., verify=...)` calls to have a mismatch retried.
     """
 
     def __init__(self, open_writer: Callable[[], Writer]) -> None:
+        import hashlib  # here: a run with nothing to download loads no hashing code
+
         self._open = open_writer
         self._writer: Writer | None = None
         self._hash = hashlib.sha256()
@@ -67,6 +70,8 @@ class HashingSink:
         self.size += len(data)
 
     def restart(self) -> None:
+        import hashlib
+
         self.discard()
         self._hash = hashlib.sha256()
         self.size = 0
@@ -76,6 +81,13 @@ class HashingSink:
         if self._writer is None:
             self._writer = self._open()
         return self._writer
+
+    def commit(self, sha256: str) -> None:
+        """Commit the writer holding the whole body under `sha256` (the caller verified it) and let
+        it go; a later `discard` is then a no-op."""
+        writer = self.finish()
+        writer.commit(sha256)
+        self._writer = None
 
     def discard(self) -> None:
         """Throw away what was written (a failed or abandoned download)."""

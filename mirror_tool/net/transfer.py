@@ -77,7 +77,10 @@ class Attempt:
         c.setopt(pycurl.CAPATH, "")  # one trust store: the bundle file only
         c.setopt(pycurl.SSL_VERIFYPEER, 1)
         c.setopt(pycurl.SSL_VERIFYHOST, 2)
-        c.setopt(pycurl.PROXY, self.proxy or "")  # "" = direct, never libcurl's own reading of the environment
+        # Routing is settings.py's alone: "" = direct, and an empty NOPROXY stops libcurl from reading
+        # NO_PROXY from the environment itself (the `proxy` key wins over it).
+        c.setopt(pycurl.PROXY, self.proxy or "")
+        c.setopt(pycurl.NOPROXY, "")
         if self.proxy:
             c.setopt(pycurl.PROXY_CAINFO, s.trust_file())
         if gzip:
@@ -173,7 +176,7 @@ class Attempt:
         if code == _TIMEOUT:
             if "too slow" in message or "Connection timed out" in message or "Resolving timed out" in message:
                 return TransportError(f"{where}: timed out{via}: {message}", self.url)
-            return DeadlineExceeded(f"{where}: deadline of {self.deadline:.0f} s exceeded "
+            return DeadlineExceeded(f"{where}: deadline of {self.deadline:g} s exceeded "
                                     f"(connect + whole body){via}", self.url)
         return TransportError(f"{where}: {message or f'libcurl error {code}'}{via}", self.url)
 

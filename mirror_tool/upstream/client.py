@@ -1,40 +1,54 @@
 """The upstream client: PyPI's protocols in, records out; it never touches the mirror tree.
 
 XML-RPC change feed, the PEP 691 root index, project JSON (the JSON API, else the PEP 691 page)
-as `Project` records, and file downloads streamed into a writer the caller gives (a storage
-`Staged`), committed only once size and sha256 match. 5xx answers, cut connections and hash
-mismatches are retried with a short backoff; the HTTP stacks are transport.py's.
+as `Project` records, and release files streamed into writers the caller gives (storage `Staged`),
+each committed only once its size and sha256 match. Every request goes through the one HTTP layer
+(`mirror_tool.net`): its settings (proxy, trust store, deadlines, caps, allowed hosts), its one
+retry policy and its stop handling. This module only says what each answer means.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import xmlrpc.client
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
-from mirror_tool.errors import FeedUnavailable, IntegrityError, ProjectError, RetryableError, UpstreamUnreachable
+from mirror_tool import __version__
+from mirror_tool.errors import FeedUnavailable, ProjectError, StorageError, UpstreamUnreachable
+from mirror_tool.net import (
+    Client,
+    DownloadJob,
+    Downloaded,
+    HashingSink,
+    HttpSettings,
+    NetError,
+    Response,
+    Stopped,
+    feed_error,
+    settings_from_config,
+)
 from mirror_tool.records import Project
 from mirror_tool.stop import StopToken
 from mirror_tool.upstream.parse import from_json_api, from_simple, index_listing, serial_of
-from mirror_tool.upstream.transport import Document, Response, Transport
 
 if TYPE_CHECKING:
     from mirror_tool.config import MirrorSettings
     from mirror_tool.storage.base import Staged  # the writer a download streams into
 
-log = logging.getLogger("mirror_tool.upstream")
-
-T = TypeVar("T")
-CHUNK = 1 << 20
+USER_AGENT = f"pypi-mirror/{__version__} (mirror_tool)"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
-class Stopped(Exception):
-    """The stop token was set while a request was in flight."""
+def http_settings(mirror: "MirrorSettings", *, upstream: str | None = None) -> HttpSettings:
+    """The run's one `HttpSettings` from `[mirror]` and the environment (read once, here).
+
+    `upstream` replaces `master` as the host requests may go to (the PURGE client's `purge-url`).
+    """
+    return settings_from_config(mirror, user_agent=USER_AGENT, upstream=upstream)
 
 
 @dataclass
@@ -60,58 +74,63 @@ class DownloadStats:
             self.bytes += size
 
 
-class Upstream:
-    """Talks to `master`; every method is safe to call from several threads."""
+@dataclass
+class FileJob:
+    """One file to store: its URL, the storage writer to stream it into (opened at the first
+    byte), what it must hash to, its promised size, and a body cap (`.metadata`; files have none:
+    their promised size bounds them), and what to call once it is committed (the engine's crash
+    point: a test kills the run right after one file is stored)."""
 
-    def __init__(self, master: str, stop: StopToken, *, timeout: float, retries: int, connections: int) -> None:
-        self.master = master.rstrip("/")
+    url: str
+    stage: Callable[[], "Staged"]
+    sha256: str
+    size: int | None = None
+    cap: int | None = None
+    committed: Callable[[], None] | None = None
+
+
+class Upstream:
+    """Talks to `master` through one `net.Client`; safe to call from several threads (each gets
+    its own libcurl handles) and, created again in each forked worker, from worker processes."""
+
+    def __init__(self, http: HttpSettings, stop: StopToken) -> None:
+        self.http = http
+        self.master = http.upstream
         self.stop = stop
-        self.retries = retries
-        self.transport = Transport(timeout, connections)
+        self.client = Client(http, stop)
         self.stats = DownloadStats()
-        self._buffers = threading.local()
 
     @classmethod
     def for_mirror(cls, settings: "MirrorSettings", stop: StopToken) -> "Upstream":
-        """The client a `[mirror]` section describes."""
-        return cls(settings.master, stop, timeout=settings.timeout, retries=settings.retries, connections=settings.workers)
+        """The client a `[mirror]` section describes (settings read from it and the environment now)."""
+        return cls(http_settings(settings), stop)
 
     def close(self) -> None:
-        """Close idle keep-alive connections and sessions."""
-        self.transport.close()
-
-    def _backoff(self, attempt: int) -> None:
-        if self.stop.wait(min(0.1 * (2**attempt), 2.0)):
-            raise Stopped()
+        """Close this thread's idle connections."""
+        self.client.close()
 
     # -- change feed ---------------------------------------------------------------------------
     def xmlrpc(self, method: str, *args: Any) -> Any:
-        """Call an XML-RPC method on `<master>/pypi` (one small request on a new connection).
+        """Call an XML-RPC method on `<master>/pypi`.
 
-        A fault or 404 raises FeedUnavailable (callers fall back to the index diff); no answer at
-        all after the retries raises UpstreamUnreachable.
+        A fault, a 404 or an unreadable answer raises FeedUnavailable (callers fall back to the
+        index diff); no answer at all, after the retries, raises UpstreamUnreachable (exit 5).
         """
         body = xmlrpc.client.dumps(args, method, allow_none=False).encode("utf-8")
-        url = f"{self.master}/pypi"
-
-        def once() -> Any:
-            status, content = self.transport.post(url, body, "text/xml")
-            if status >= 500:
-                raise RetryableError(f"HTTP {status} from {url}")
-            if status != 200:
-                raise FeedUnavailable(f"XML-RPC {method}: HTTP {status}")
-            try:
-                result, _ = xmlrpc.client.loads(content, use_builtin_types=True)
-            except xmlrpc.client.Fault as exc:
-                raise FeedUnavailable(f"XML-RPC {method}: fault {exc.faultCode}: {exc.faultString}") from None
-            except Exception as exc:  # malformed XML from a broken proxy
-                raise FeedUnavailable(f"XML-RPC {method}: unreadable answer: {exc}") from None
-            return result[0] if result else None
-
         try:
-            return self._retrying(url, once, stoppable=False)
-        except (RetryableError, OSError) as exc:
-            raise UpstreamUnreachable(f"upstream {self.master} unreachable: {_short(exc)}") from None
+            r = self.client.request("POST", f"{self.master}/pypi", body=body,
+                                    headers={"Content-Type": "text/xml"}, cap=self.http.caps.xmlrpc)
+        except NetError as exc:
+            raise feed_error(exc) from None
+        if r.status != 200:
+            raise FeedUnavailable(f"XML-RPC {method}: HTTP {r.status}")
+        try:
+            result, _ = xmlrpc.client.loads(r.body, use_builtin_types=True)
+        except xmlrpc.client.Fault as exc:
+            raise FeedUnavailable(f"XML-RPC {method}: fault {exc.faultCode}: {exc.faultString}") from None
+        except Exception as exc:  # malformed XML from a broken proxy
+            raise FeedUnavailable(f"XML-RPC {method}: unreadable answer: {_short(exc)}") from None
+        return result[0] if result else None
 
     def changelog_last_serial(self) -> int:
         return int(self.xmlrpc("changelog_last_serial"))
@@ -125,16 +144,20 @@ class Upstream:
         result = self.xmlrpc("list_packages_with_serial") or {}
         return {str(k): int(v) for k, v in result.items()}
 
-    def simple_index(self) -> tuple[int, dict[str, int]]:
-        """The PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`})."""
+    def simple_index(self) -> tuple[int, Mapping[str, int]]:
+        """The PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`}; kept
+        as bytes until looked into when compact: upstream/parse.py `IndexListing`)."""
         url = f"{self.master}/simple/"
-        doc = self._document(url, feed=True)
-        if doc.status != 200:
-            raise UpstreamUnreachable(f"GET {url}: HTTP {doc.status}")
         try:
-            serial, projects = index_listing(doc.body)
+            r = self.client.get(url, headers={"Accept": SIMPLE_JSON}, cap=self.http.caps.index)
+        except NetError as exc:
+            raise feed_error(exc) from None
+        if r.status != 200:
+            raise UpstreamUnreachable(f"GET {url}: HTTP {r.status}")
+        try:
+            serial, projects = index_listing(r.body)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise UpstreamUnreachable(f"GET {url}: not a PEP 691 JSON index ({exc})") from None
+            raise UpstreamUnreachable(f"GET {url}: not a PEP 691 JSON index ({_short(exc)})") from None
         return serial, projects
 
     # -- projects ------------------------------------------------------------------------------
@@ -150,15 +173,15 @@ class Upstream:
 
     def project_json(self, normalized: str) -> ProjectAnswer:
         path = f"/pypi/{quote(normalized, safe='')}/json"
-        status, headers, raw, redirects = self._fetch(self.master + path, {"Accept": "application/json"})
-        paths = [path, *(p for p in redirects if p != path)]
-        serial = serial_of(headers)
-        if status == 404:
+        r = self._get(path, "application/json")
+        paths = [path, *(p for p in self._paths_on_master(r) if p != path)]
+        serial = serial_of(r.headers)
+        if r.status == 404:
             return ProjectAnswer(None, serial, paths)
-        if status != 200:
-            raise ProjectError(f"GET {path}: HTTP {status}")
+        if r.status != 200:
+            raise ProjectError(f"GET {path}: HTTP {r.status}")
         try:
-            data = json.loads(raw)
+            data = json.loads(r.body)
         except ValueError:
             raise ProjectError(f"GET {path}: invalid JSON") from None
         if not isinstance(data, dict):
@@ -168,144 +191,72 @@ class Upstream:
                 serial = int(data.get("last_serial", -1))
             except (TypeError, ValueError):
                 serial = -1
-        return ProjectAnswer(from_json_api(normalized, data, raw, serial), serial, paths)
+        return ProjectAnswer(from_json_api(normalized, data, r.body, serial), serial, paths)
 
     def project_simple(self, normalized: str) -> ProjectAnswer:
         path = f"/simple/{quote(normalized, safe='')}/"
-        doc = self._document(self.master + path)
-        if doc.status == 404:
-            return ProjectAnswer(None, serial_of(doc.headers), [path])
-        if doc.status != 200:
-            raise ProjectError(f"GET {path}: HTTP {doc.status}")
+        r = self._get(path, SIMPLE_JSON)
+        paths = [path, *(p for p in self._paths_on_master(r) if p != path)]
+        if r.status == 404:
+            return ProjectAnswer(None, serial_of(r.headers), paths)
+        if r.status != 200:
+            raise ProjectError(f"GET {path}: HTTP {r.status}")
         try:
-            project = from_simple(normalized, json.loads(doc.body), doc.url, serial_of(doc.headers))
+            project = from_simple(normalized, json.loads(r.body), r.url, serial_of(r.headers))
         except ValueError:
             raise ProjectError(f"GET {path}: not a PEP 691 JSON project page") from None
-        return ProjectAnswer(project, project.serial, [path])
+        return ProjectAnswer(project, project.serial, paths)
 
-    def _fetch(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, list[str]]:
-        """GET a small document on this thread's connection: (status, headers, body, redirect paths).
+    def _get(self, path: str, accept: str) -> Response:
+        """GET a project document on `master`; a failure (after the retries) is the net layer's
+        one-line `NetError`, a `ProjectError`: the project fails, the run goes on."""
+        return self.client.get(self.master + path, headers={"Accept": accept}, cap=self.http.caps.project)
 
-        The redirect paths are those on `master` that the request was sent on to (a CDN may
-        cache each).
-        """
-
-        def once() -> tuple[int, dict[str, str], bytes, list[str]]:
-            resp, visited = self.transport.get(url, headers)
-            body = resp.read_all()
-            if resp.status >= 500:
-                raise RetryableError(f"HTTP {resp.status}")
-            redirects = [u[len(self.master):].split("?", 1)[0] for u in visited if u.startswith(self.master + "/")]
-            return resp.status, resp.headers, body, redirects
-
-        try:
-            return self._retrying(url, once)
-        except (RetryableError, OSError) as exc:
-            raise ProjectError(f"GET {url}: {_short(exc)}") from None
-
-    def _document(self, url: str, feed: bool = False) -> Document:
-        """GET a document through the session (the PEP 691 index and pages), retried like `_fetch`."""
-
-        def once() -> Document:
-            doc = self.transport.get_document(url, {"Accept": SIMPLE_JSON})
-            if doc.status >= 500:
-                raise RetryableError(f"HTTP {doc.status} for {url}")
-            return doc
-
-        try:
-            return self._retrying(url, once)
-        except (RetryableError, OSError) as exc:
-            if feed:
-                raise UpstreamUnreachable(f"upstream {self.master} unreachable: {_short(exc)}") from None
-            raise ProjectError(f"GET {url}: {_short(exc)}") from None
-
-    def _retrying(self, url: str, once: Callable[[], T], *, stoppable: bool = True,
-                  retry_on: tuple[type[BaseException], ...] = (RetryableError, OSError)) -> T:
-        """`once()`, again after a short backoff while it raises one of `retry_on`, at most
-        `retries` more times; then its last error. Every request of the client retries here."""
-        attempt = 0
-        while True:
-            if stoppable and self.stop.stopped:
-                raise Stopped()
-            try:
-                return once()
-            except retry_on as exc:
-                if attempt >= self.retries:
-                    raise
-                log.debug("retrying %s after %s", url, _short(exc))
-            self._backoff(attempt)
-            attempt += 1
+    def _paths_on_master(self, r: Response) -> list[str]:
+        """Paths below `master` the request was redirected to (a CDN may cache each: PURGE them)."""
+        base = self.master + "/"
+        return ["/" + u[len(base):].split("?", 1)[0] for u in r.redirects if u.startswith(base)]
 
     # -- files ---------------------------------------------------------------------------------
-    def download(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None) -> int:
-        """Stream `url` into `stage()` and commit it once size and sha256 match; returns bytes.
+    def fetch_files(self, jobs: Sequence[FileJob]) -> list[int | BaseException]:
+        """Download `jobs` at once over the client's bounded pool (`connections` at a time).
 
-        Retries 5xx, cut connections and hash mismatches (a fresh `stage()` per attempt); nothing
-        is committed unless verified.
+        Each file streams into its own writer while it is hashed; a mismatch is fetched again
+        (the retry policy); a file that matches is committed at once (so only files in flight
+        hold a temporary), one that failed is discarded. Returns, in order, each file's size or
+        the error it ended with. A stop discards every uncommitted writer and raises Stopped; a
+        storage error (the store, not the file) is raised after the batch.
         """
+        if not jobs:
+            return []
+        sinks = [HashingSink(job.stage) for job in jobs]
+        batch = [DownloadJob(job.url, sink, job.size, partial(sink.verify, job.sha256, job.url), job.cap,
+                             partial(self._commit, sink, job))
+                 for job, sink in zip(jobs, sinks)]
         try:
-            n = self._retrying(url, lambda: self._download_once(url, stage, sha256, size), retry_on=(RetryableError, IntegrityError))
-        except (RetryableError, IntegrityError) as exc:
-            raise type(exc)(str(exc)) from None
-        self.stats.add_many(1, n)
-        return n
+            results = self.client.download_many(batch)
+        finally:
+            for sink in sinks:
+                sink.discard()  # a no-op for the committed ones
+        out = [r if isinstance(r, BaseException) else r.size for r in results]
+        for result in out:
+            if isinstance(result, StorageError):
+                raise result
+        return out
 
-    def _download_once(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None) -> int:
-        try:
-            resp, _ = self.transport.get(url, {})
-        except OSError as exc:
-            raise RetryableError(f"download {url}: {_short(exc)}") from exc
-        if resp.status >= 500:
-            resp.read_all()
-            raise RetryableError(f"HTTP {resp.status} for {url}")
-        if resp.status != 200:
-            raise ProjectError(f"download {url}: HTTP {resp.status}")
-        staged = stage()
-        try:
-            return self._receive(resp, url, staged, sha256, size)
-        except BaseException:
-            resp.abandon()  # the rest of the body, if any, is still on the wire
-            staged.discard()
-            raise
+    def _commit(self, sink: HashingSink, job: FileJob, downloaded: Downloaded) -> None:
+        sink.commit(job.sha256)
+        self.stats.add_many(1, downloaded.size)
+        if job.committed is not None:
+            job.committed()
 
-    def _receive(self, resp: Response, url: str, staged: "Staged", sha256: str, size: int | None) -> int:
-        """Body into `staged` in 1 MiB pieces through one reused per-thread buffer, hashing as it
-        goes; commit only when size and sha256 match."""
-        import hashlib
-        buf = getattr(self._buffers, "buf", None)
-        if buf is None:
-            buf = self._buffers.buf = memoryview(bytearray(CHUNK))
-        digest = hashlib.sha256()
-        n = 0
-        ended = False
-        while not ended:
-            filled = 0
-            while filled < CHUNK:  # a full buffer per write: fewer system calls
-                try:
-                    got = resp.readinto(buf[filled:])
-                except OSError as exc:
-                    raise RetryableError(f"connection cut while downloading {url}: {_short(exc)}") from exc
-                if not got:
-                    ended = True
-                    break
-                filled += got
-            if not filled:
-                break
-            chunk = buf[:filled]
-            digest.update(chunk)
-            n += filled
-            if size is not None and n > size:
-                raise IntegrityError(f"{url}: more than the promised {size} bytes")
-            staged.write(chunk)
-            if self.stop.stopped:
-                raise Stopped()
-        if size is not None and n != size:
-            raise IntegrityError(f"{url}: got {n} bytes, expected {size}")
-        got_sha = digest.hexdigest()
-        if got_sha != sha256:
-            raise IntegrityError(f"{url}: sha256 {got_sha} does not match the expected {sha256}")
-        staged.commit(sha256)
-        return n
+    def download(self, url: str, stage: Callable[[], "Staged"], sha256: str, size: int | None,
+                 cap: int | None = None) -> int:
+        """One file (`verify --repair`): committed once verified; its size, or the error raised."""
+        result = self.fetch_files([FileJob(url, stage, sha256, size, cap)])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
 
 def _short(exc: BaseException | None) -> str:
@@ -315,4 +266,5 @@ def _short(exc: BaseException | None) -> str:
     return text if len(text) < 300 else text[:300] + "..."
 
 
-__all__ = ["DownloadStats", "ProjectAnswer", "Stopped", "Upstream"]
+__all__ = ["DownloadStats", "FileJob", "ProjectAnswer", "Stopped", "Upstream", "USER_AGENT", "SIMPLE_JSON",
+           "http_settings"]

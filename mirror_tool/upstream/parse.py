@@ -28,8 +28,7 @@ _METADATA_KEYS = ("core-metadata", "core_metadata", "data-dist-info-metadata", "
 
 
 def serial_of(headers: Mapping[str, str]) -> int:
-    """X-PyPI-Last-Serial (-1 when absent or bad); `headers`: http11's lower-case dict or
-    requests' case-insensitive one."""
+    """X-PyPI-Last-Serial (-1 when absent or bad); `headers`: the net layer's lower-case names."""
     try:
         return int(headers.get("x-pypi-last-serial", "-1"))
     except ValueError:

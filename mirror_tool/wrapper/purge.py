@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.stop import StopToken
+
+if TYPE_CHECKING:
+    from mirror_tool.net import HttpSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,51 +67,56 @@ class PurgeReport:
 
 
 class Purger:
-    """Sends PURGE requests to one upstream base URL."""
+    """Sends PURGE requests to one upstream base URL through the one HTTP layer: the same proxy,
+    trust store and retry policy as the sync (5xx and 429 with `Retry-After` are retried), each
+    PURGE bounded by `purge-timeout` from connect to its last byte, all of it ended by `stop`."""
 
-    def __init__(self, base_url: str, timeout: float, key: str | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, http: "HttpSettings", timeout: float, stop: StopToken, key: str | None = None) -> None:
+        from mirror_tool.net import Client  # only a run with stale projects to PURGE needs it
+
+        self.base_url = http.upstream
         self.timeout = timeout
         self._key = key
-        import requests  # only a run with stale projects to PURGE needs it
-
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxy or netrc from the environment
+        self._client = Client(http, stop)
         self.report = PurgeReport()
 
     def close(self) -> None:
-        self._session.close()
+        self._client.close()
 
     def url_for(self, path: str) -> str:
         return self.base_url + path
 
     def purge_project(self, name: str, fetched: Iterable[str], stop: StopToken) -> bool:
         """PURGE every URL of one project. False once PURGE is refused or the run must stop."""
+        from mirror_tool.net import Stopped
+
         for path in project_purge_paths(name, fetched):
             if self.report.not_permitted or stop.stopped:
                 return False
-            self._purge_one(self.url_for(path))
+            try:
+                self._purge_one(self.url_for(path))
+            except Stopped:
+                return False
         return not self.report.not_permitted
 
     def _purge_one(self, url: str) -> None:
+        from mirror_tool.net import NetError
+
         headers = {KEY_HEADER: self._key} if self._key else {}
         try:
-            response = self._session.request(
-                "PURGE", url, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
-            response.close()
-        except OSError as exc:  # every requests.RequestException is an OSError (IOError)
+            response = self._client.request("PURGE", url, headers=headers, deadline=self.timeout)
+        except NetError as exc:  # after the retries; the message names the URL, never the key
             self.report.failed += 1
-            log.warning("PURGE %s failed: %s", url, type(exc).__name__)
+            log.warning("PURGE failed: %s", exc)
             return
-        if response.status_code in _UNAUTHORIZED:
+        if response.status in _UNAUTHORIZED:
             self.report.unauthorized += 1
             self.report.not_permitted = True
-            log.error("%s (HTTP %d for %s)", NOT_PERMITTED_LINE, response.status_code, url)
-        elif 200 <= response.status_code < 300:
+            log.error("%s (HTTP %d for %s)", NOT_PERMITTED_LINE, response.status, url)
+        elif 200 <= response.status < 300:
             self.report.sent += 1
             self.report.urls.append(url)
-            log.info("PURGE %s: HTTP %d", url, response.status_code)
+            log.info("PURGE %s: HTTP %d", url, response.status)
         else:
             self.report.failed += 1
-            log.warning("PURGE %s failed: HTTP %d", url, response.status_code)
+            log.warning("PURGE failed: PURGE %s: HTTP %d", url, response.status)

@@ -181,7 +181,10 @@ class WrapperRun:
         if self.settings.purge == "off":
             log.info("PURGE is off; %d stale project(s) wait for the CDN TTL", len(due))
             return
-        purger = Purger(self.settings.purge_url, self.settings.purge_timeout, self.settings.purge_key)
+        from mirror_tool.upstream.client import http_settings
+
+        http = http_settings(self.config.mirror, upstream=self.settings.purge_url)
+        purger = Purger(http, self.settings.purge_timeout, self.stop, self.settings.purge_key)
         try:
             for name in due:
                 project = stale[name]
