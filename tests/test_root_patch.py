@@ -110,9 +110,9 @@ def test_publisher_patches_the_published_root_without_reading_the_index(tmp_path
         if change is None:
             publisher.withdraw([norm], delete_files=False)
         else:
-            publisher._note(norm, change)
+            publisher.root.note(norm, change)
     publisher.commit(60)
-    assert publisher._index is None  # patched, not loaded
+    assert not publisher.root.loaded  # patched, not loaded
     expected = _applied(index, changes)
     assert storage.read(keys.root_page(keys.JSON_PAGE)) == render.root_json(expected, 60)
     for name in (keys.HTML_PAGE, keys.HTML_V1_PAGE):

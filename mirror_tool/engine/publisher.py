@@ -26,11 +26,10 @@ from typing import Iterable, Iterator
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
+from mirror_tool.engine.root_index import RootIndex
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
-from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index, root_rows
-from mirror_tool.index.root_patch import ROOT_SERIAL_RE, Change, patch_root_html, patch_root_json
-from mirror_tool.names import normalize
+from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project
 from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
@@ -56,12 +55,7 @@ class Publisher:
         self.storage = storage
         self.settings = settings
         self.journal = journal
-        self._index: dict[str, IndexEntry] | None = None
-        self._index_serial: int | None = None
-        #: Root index entries changed since it was last written (None: the project left it).
-        self._changes: dict[str, Change] = {}
-        #: The whole root index must be rendered again (it was replaced, not edited).
-        self._rewrite_root = False
+        self.root = RootIndex(storage, settings, self._write)
         self._unflushed = False
         self._withdrawn: list[str] = []
         self._doomed: dict[str, str] = {}  # file key -> its project ("": none), deleted at the next commit
@@ -77,67 +71,34 @@ class Publisher:
         if self.written is not None:
             self.written.append(key)
 
-    # -- the root index ----------------------------------------------------------------------------
+    # -- the root index (engine/root_index.py) ----------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
-        """The root index as published (read on first use), with this run's changes.
-
-        Only whole-tree work (a reconcile's diff, verify, delete, adoption) needs it: publishing
-        and withdrawing note their changes and `commit` patches them into the published pages,
-        so an incremental run never reads the 700,000 entries of a large mirror."""
-        if self._index is None:
-            self._index_serial, self._index = read_root_index(self.storage)
-            for norm, change in self._changes.items():
-                self._apply(self._index, norm, change)
-        return self._index
+        """The root index as published (read on first use), with this run's changes. Only
+        whole-tree work needs it: publishing and withdrawing note their changes, and `commit`
+        patches them into the published pages."""
+        return self.root.entries()
 
     def rows(self) -> Iterator[tuple[str, int]]:
-        """(display name, serial) of every project the root index lists, with this run's changes:
-        streamed from the published page when nothing changed yet (a reconcile's diff)."""
-        if self._index is None and not self._changes and not self._rewrite_root:
-            yield from root_rows(self.storage)
-            return
-        for entry in self.index().values():
-            yield entry.name, entry.serial
+        """(display name, serial) of every project the root index lists (a reconcile's diff)."""
+        return self.root.rows()
 
     def names(self) -> set[str]:
-        """Normalized names of the projects the root index lists (verify: a set of names costs
-        a fifth of the index's entries, which it does not need)."""
-        if self._index is not None or self._changes or self._rewrite_root:
-            return set(self.index())
-        return {normalize(name) for name, _serial in root_rows(self.storage)}
+        """Normalized names of the projects the root index lists (verify)."""
+        return self.root.names()
 
     def root_document(self) -> bytes | None:
-        """The root JSON page as published, when it is the root index with this run's changes
-        (none yet); None otherwise (a reconcile then compares `rows`)."""
-        if self._index is not None or self._changes or self._rewrite_root:
-            return None
-        return self.storage.read(keys.root_page(keys.JSON_PAGE))
+        """The root JSON page as published, when it is current (a reconcile's diff)."""
+        return self.root.document()
 
     def replace_index(self, entries: dict[str, IndexEntry]) -> None:
         """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
         index lacks the per-project serials)."""
-        self.index()
-        self._index = dict(entries)
-        self._rewrite_root = True
+        self.root.replace(entries)
         self.changed = True
-
-    def _note(self, norm: str, change: Change) -> None:
-        """Record a root index change (also in the loaded index, when it is loaded)."""
-        self._changes[norm] = change
-        if self._index is not None:
-            self._apply(self._index, norm, change)
-
-    @staticmethod
-    def _apply(index: dict[str, IndexEntry], norm: str, change: Change) -> None:
-        if change is None:
-            index.pop(norm, None)
-        else:
-            index[norm] = change
 
     def index_serial(self) -> int | None:
         """The serial the published root JSON index carries (None: no JSON index)."""
-        self.index()
-        return self._index_serial
+        return self.root.serial()
 
     # -- 1. pages --------------------------------------------------------------------------------------
     def publish(
@@ -177,7 +138,7 @@ class Publisher:
             self._doomed.update(dict.fromkeys(drops[norm], norm))
             if noted[norm]:
                 self._settled.add(norm)
-            self._note(norm, IndexEntry(project.name, project.serial))
+            self.root.note(norm, IndexEntry(project.name, project.serial))
             self.changed = True
         return failed
 
@@ -255,7 +216,7 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
-            self._note(norm, None)
+            self.root.note(norm, None)
             noted = self.journal.files(norm) if self.journal is not None else set()
             old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
             for f in old.files if old and delete_files else ():
@@ -330,8 +291,9 @@ class Publisher:
         """Root index (carrying `serial`; None keeps the published one), withdrawn pages, flush,
         then the file deletions. Returns what was deleted."""
         self._write_journal()
-        if self._changes or self._rewrite_root or (self._index is not None and not self._root_exists()):
-            self._write_root(serial if serial is not None else self._published_serial())
+        if self.root.due():
+            self.root.write(serial if serial is not None else self.root.published_serial())
+            self._unflushed = True
         withdrawn, self._withdrawn = self._withdrawn, []
         for norm in withdrawn:
             for key in (*(keys.project_page(norm, name) for name in keys.PAGE_NAMES), *keys.json_copies(norm)):
@@ -366,65 +328,6 @@ class Publisher:
             settled, self._settled = self._settled, set()
             self.journal.forget_files(settled)
         return removed
-
-    def _published_serial(self) -> int:
-        """The serial the published root JSON index carries (0: none)."""
-        if self._index is not None:
-            return self._index_serial or 0
-        raw = self.storage.read(keys.root_page(keys.JSON_PAGE))
-        match = ROOT_SERIAL_RE.match(raw) if raw is not None else None
-        return int(match.group(1)) if match else self.index_serial() or 0
-
-    def _write_root(self, serial: int) -> None:
-        """The root index pages with this run's changes: patched in place when the published
-        pages have our layout (the cost follows the changes, one page in memory at a time),
-        else rendered in full. The HTML pages carry no serials: they are rewritten only when
-        projects come, go or are renamed. JSON first, then the HTML pages, as rendering does."""
-        fmt = self.settings.simple_format
-        if self._rewrite_root or not self._patch_root(fmt, serial):
-            index = self.index()
-            if fmt in ("ALL", "JSON"):
-                self._write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
-            if fmt in ("ALL", "HTML"):
-                page = render.root_html(index)
-                self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
-                self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
-        if fmt in ("ALL", "JSON"):
-            self._index_serial = serial
-        for name in _unwanted_pages(fmt):
-            self._remove_quietly(keys.root_page(name))
-        self._changes = {}
-        self._rewrite_root = False
-        self._unflushed = True
-
-    def _patch_root(self, fmt: str, serial: int) -> bool:
-        """Patch the published root pages in place; False when one of them is missing or not in
-        our layout (the caller then renders them all in full)."""
-        try:
-            if fmt in ("ALL", "JSON"):
-                raw = self.storage.read(keys.root_page(keys.JSON_PAGE))
-                patched = patch_root_json(raw, self._changes, serial) if raw is not None else None
-                del raw
-                if patched is None:
-                    return False
-                self._write(keys.root_page(keys.JSON_PAGE), patched, JSON)
-                del patched
-            if fmt in ("ALL", "HTML"):
-                raw = self.storage.read(keys.root_page(keys.HTML_PAGE))
-                page = patch_root_html(raw, self._changes) if raw is not None else None
-                if page is None:
-                    return False
-                v1 = self.storage.stat(keys.root_page(keys.HTML_V1_PAGE))
-                if page is not raw or v1 is None or v1.size != len(raw):
-                    del raw
-                    self._write(keys.root_page(keys.HTML_V1_PAGE), page, HTML)
-                    self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
-        except (UnicodeError, ValueError):
-            return False
-        return True
-
-    def _root_exists(self) -> bool:
-        return any(self.storage.stat(keys.root_page(name)) is not None for name in (keys.HTML_PAGE, keys.JSON_PAGE))
 
     def _remove_quietly(self, key: str) -> None:
         try:

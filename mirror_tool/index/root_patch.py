@@ -21,6 +21,8 @@ from typing import Callable, Mapping
 
 from mirror_tool.index.read import IndexEntry
 from mirror_tool.names import normalize
+from mirror_tool.storage import keys
+from mirror_tool.storage.base import Storage
 
 #: A pending change of the root index: the new entry, or None when the project leaves it.
 Change = IndexEntry | None
@@ -147,4 +149,41 @@ def patch_root_html(raw: bytes, changes: Mapping[str, Change]) -> bytes | None:
     return raw[:body_start] + body + _HTML_TAIL
 
 
-__all__ = ["ROOT_SERIAL_RE", "Change", "patch_root_html", "patch_root_json"]
+def published_serial(storage: Storage) -> int | None:
+    """The serial the published `index.v1_json` carries, read from its first bytes (None: no
+    such page, or not in our layout)."""
+    raw = storage.read(keys.root_page(keys.JSON_PAGE))
+    match = ROOT_SERIAL_RE.match(raw) if raw is not None else None
+    return int(match.group(1)) if match else None
+
+
+def patch_published(storage: Storage, fmt: str, changes: Mapping[str, Change], serial: int,
+                    write: Callable[[str, bytes, str], None], html_type: str, json_type: str) -> bool:
+    """Patch the published root pages of `simple-format` `fmt` in place through `write` (key,
+    bytes, content type), one page in memory at a time, the JSON page first; False when one of
+    them is missing or not in our layout (the caller then renders them all in full)."""
+    try:
+        if fmt in ("ALL", "JSON"):
+            raw = storage.read(keys.root_page(keys.JSON_PAGE))
+            patched = patch_root_json(raw, changes, serial) if raw is not None else None
+            del raw
+            if patched is None:
+                return False
+            write(keys.root_page(keys.JSON_PAGE), patched, json_type)
+            del patched
+        if fmt in ("ALL", "HTML"):
+            raw = storage.read(keys.root_page(keys.HTML_PAGE))
+            page = patch_root_html(raw, changes) if raw is not None else None
+            if page is None:
+                return False
+            v1 = storage.stat(keys.root_page(keys.HTML_V1_PAGE))
+            if page is not raw or v1 is None or v1.size != len(raw):
+                del raw
+                write(keys.root_page(keys.HTML_V1_PAGE), page, html_type)
+                write(keys.root_page(keys.HTML_PAGE), page, html_type)
+    except (UnicodeError, ValueError):
+        return False
+    return True
+
+
+__all__ = ["ROOT_SERIAL_RE", "Change", "patch_published", "patch_root_html", "patch_root_json", "published_serial"]
