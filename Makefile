@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help host venv test test-python lint molecule demo demo-clean bench bench-quick docs lock clean
 
 help:
-	@echo "make demo        build the local fleet (upstream + 3 regional mirrors), sync it, pip install from it"
+	@echo "make demo        build the local fleet (upstream, a hub, 2 replicas), sync it, show its status, pip install from it"
 	@echo "make demo-clean  remove everything make demo created"
 	@echo "make test        unit, integration, template, lint and molecule tests (what CI runs)"
 	@echo "make bench       benchmarks against bandersnatch 8.2.0 over a shaped WAN, writes bench/RESULTS.md (~25 min)"
@@ -56,8 +56,8 @@ lint: venv
 	@$(BIN)/ansible-playbook --syntax-check playbooks/site.yml -i inventory/production
 
 molecule: host venv
-	@echo "==> molecule test (podman test hosts with systemd)"
-	@$(BIN)/molecule test
+	@echo "==> molecule test --all (every scenario: podman test hosts with systemd)"
+	@$(BIN)/molecule test --all
 
 demo: host venv
 	@$(PY) scripts/demo.py

@@ -6,6 +6,7 @@ Usage (from the repo root, as root: bandersnatch runs in a chroot)::
     .venv/bin/python -m bench            # make bench: full sync, 10k / 100k / 700k mirrors (~25 min)
     .venv/bin/python -m bench --quick    # make bench-quick: smaller full sync, 10k / 100k mirrors (~6 min)
     .venv/bin/python -m bench --scenarios large --sizes 10000 --reps 2
+    .venv/bin/python -m bench --scenarios fleet --tools ours   # hub + replicas (bench/fleet.py, ~3 min)
 
 Large mirrors are built once (untimed, minutes to an hour at 700,000) and cached under
 ``bench/.work/trees``; later runs reuse them. Writes ``bench/RESULTS.md`` at the end
@@ -67,7 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the ~10-minute subset (make bench-quick)")
-    p.add_argument("--scenarios", default="full,large", help="comma list of full, large (default both)")
+    p.add_argument("--scenarios", default="full,large",
+                   help="comma list of full, large, fleet (default full,large; fleet: hub and replicas, "
+                        "ours only, written to bench/FLEET.md)")
     p.add_argument("--sizes", default=None, help="large-mirror sizes, comma list (default 10000,100000,700000; "
                                                  "--quick 10000)")
     p.add_argument("--reps", type=int, default=None,
@@ -86,8 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
     args = p.parse_args(argv)
     args.wanted = {s.strip() for s in args.scenarios.split(",") if s.strip()}
-    if not args.wanted or not args.wanted <= {"full", "large"}:
-        p.error(f"--scenarios: expected a comma list of full, large, got {args.scenarios!r}")
+    if not args.wanted or not args.wanted <= {"full", "large", "fleet"}:
+        p.error(f"--scenarios: expected a comma list of full, large, fleet, got {args.scenarios!r}")
     if not 1 <= args.workers <= 10:
         p.error("--workers: must be 1..10 (bandersnatch refuses more than 10)")
     if args.reps is not None and args.reps < 1:
@@ -192,9 +195,16 @@ def main(argv: list[str] | None = None) -> int:
                 rows.extend(large_mirror(runner, LargePlan(spec, reps, verify_reps), args.workers,
                                          args.wan_doc, pin, work))
                 write()
+        if "fleet" in args.wanted:
+            from .fleet import run_scenario
+
+            log("bench: fleet (a hub and replicas against independent mirrors)")
+            log(run_scenario(quick=args.quick, reps=args.reps, out=REPO / "bench" / "FLEET.md"))
     except (BuildError, TemplateError, RoleConfigError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
+    if not args.wanted & {"full", "large"}:
+        return 1 if runner.failures else 0  # the fleet alone: bench/FLEET.md, RESULTS.md untouched
     write()
     shutil.copyfile(partial, args.out)
     log(f"bench: wrote {args.out}")

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_sync.add_argument("names", nargs="+", metavar="NAME")
     p_status = sub.add_parser("status", help="mirror serial, upstream serial, last success, todo, stale, failing")
     p_status.add_argument("--json", action="store_true", help="machine-readable output")
+    p_status.add_argument("--live", action="store_true",
+                          help="ask the hub for its head (replica) or the upstream for its serial (hub) now")
     p_verify = sub.add_parser("verify", help="check every listed file's presence and hash")
     p_verify.add_argument("--repair", action="store_true", help="re-download missing or wrong files")
     p_verify.add_argument("--delete", action="store_true", help="delete files no page lists")
@@ -136,7 +138,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> ExitCode:
     from mirror_tool.stop import StopToken
 
     if args.command == "status":
-        return _status(config, as_json=args.json)
+        return _status(config, as_json=args.json, live=args.live)
     needs_lock = args.command in _WRITERS or (
         args.command == "verify" and (args.repair or args.delete)
     )
@@ -190,15 +192,17 @@ def _adopt(config: Config, *, sizes_only: bool, as_json: bool) -> ExitCode:
     return ExitCode.OK
 
 
-def status_report(config: Config) -> dict[str, Any]:
-    """The facts `status` prints: serials, last success, todo size, stale and failing projects."""
+def status_report(config: Config, *, live: bool = False) -> dict[str, Any]:
+    """The facts `status` prints: serials, last success, todo size, stale and failing projects,
+    and the fleet's (fleet_status.py)."""
+    from mirror_tool.fleet_status import fleet_report
     from mirror_tool.state import StateFiles
 
     files = StateFiles(config.mirror.directory)
     state = files.read_run_state()
     todo = files.read_todo()
     stale = files.read_stale()
-    return {
+    report = {
         "directory": str(files.root),
         "mirror_serial": files.read_status(),
         "upstream_serial": state.upstream_serial,
@@ -215,6 +219,8 @@ def status_report(config: Config) -> dict[str, Any]:
         },
         "failing": dict(sorted(state.failing.items())),
     }
+    report.update(fleet_report(config, report["mirror_serial"], state.upstream_serial, live=live))
+    return report
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -224,20 +230,24 @@ def _fmt_time(ts: float | None) -> str:
     return f"{when} ({int(time.time() - ts)} s ago)"
 
 
-def _status(config: Config, *, as_json: bool) -> ExitCode:
-    report = status_report(config)
+def _status(config: Config, *, as_json: bool, live: bool) -> ExitCode:
+    from mirror_tool.fleet_status import fleet_lines
+
+    report = status_report(config, live=live)
     if as_json:
         print(json.dumps(report, indent=2))
     else:
         serial = report["mirror_serial"]
         print(f"directory:        {report['directory']}")
         print(f"mirror serial:    {serial if serial is not None else 'none (never synced)'}")
-        print(f"upstream serial:  {report['upstream_serial']}")
+        print(f"upstream serial:  {report['upstream_serial']} ({report['upstream_lag_serials']} behind)")
         regressed = report["upstream_regressed"]
         if regressed is not None:
             print(f"REGRESSED:        upstream serial {regressed['upstream_serial']} < mirror serial "
                   f"{regressed['mirror_serial']} ({regressed['source']}), first seen {_fmt_time(regressed['first_seen'])}; "
                   "nothing syncs until it catches up or `pypi-mirror mirror --reconcile` accepts it")
+        for line in fleet_lines(report, _fmt_time):
+            print(line)
         print(f"last success:     {_fmt_time(report['last_success'])}")
         reconciling = f" (reconciliation to serial {report['todo_target_serial']})" if report["todo_reconcile"] else ""
         print(f"todo:             {report['todo']} projects{reconciling}")

@@ -1,9 +1,11 @@
-"""`make demo`: a local regional-mirror fleet, converged, synced and used by pip.
+"""`make demo`: a local regional-mirror fleet (a hub and two replicas), converged, synced, used by
+pip, and its status table shown last.
 
 Why a script and not a playbook: the demo is what a newcomer runs first, so it must say what it
 does at each step, survive being run twice, and end in a table they can read. It drives the same
-parts operators use: `scripts/testhosts.sh` (test hosts), `playbooks/site.yml` (the role), the cron
-line the role installed (the first sync runs exactly as cron would run it), and real pip.
+parts operators use: `scripts/testhosts.sh` (test hosts), `playbooks/site.yml` (the role, hubs
+first), the cron line the role installed (the first sync runs exactly as cron would run it, the
+hub before its replicas), `playbooks/status.yml` (the fleet table) and real pip.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class MirrorHost:
     name: str
     region: str
     port: int
+    hub: bool = False
 
 
 def step(message: str) -> None:
@@ -70,11 +73,13 @@ def mirror_hosts() -> list[MirrorHost]:
         for name in listing.get(region, {}).get("hosts", []):
             hosts.append(MirrorHost(name=name, region=region, port=0))
     ports = {"mirror01.dfw": 18081, "mirror01.gra1": 18082, "mirror01.iad": 18083}
+    hubs = set(listing.get("pypi_mirror_hubs", {}).get("hosts", []))
     for host in hosts:
         host.port = ports.get(host.name, 0)
+        host.hub = host.name in hubs
     if not hosts:
         raise DemoError("inventory/local lists no hosts in pypi_mirrors")
-    return sorted(hosts, key=lambda h: h.name)
+    return sorted(hosts, key=lambda h: (not h.hub, h.name))  # hubs first: replicas sync from them
 
 
 def cron_command(host: str) -> tuple[str, str, dict[str, str]]:
@@ -114,18 +119,6 @@ def status(host: str) -> dict:
     return json.loads(out)
 
 
-def tree_counts(host: str) -> tuple[int, int]:
-    """(projects, files) in the host's mirror tree."""
-    out = podman_exec(
-        host,
-        "cd /srv/pypi-mirror/web && find simple -mindepth 1 -maxdepth 1 -type d | wc -l; "
-        "find packages -type f ! -name '*.metadata' | wc -l",
-        what=f"counting the tree on {host}",
-    )
-    projects, files = (int(x) for x in out.split())
-    return projects, files
-
-
 def upstream_serial() -> int:
     """The fake upstream's last serial, from its control API."""
     out = run(["curl", "-fsS", "--max-time", "5", f"{UPSTREAM_URL}/_fake/state"], what="asking the upstream", capture=True)
@@ -133,11 +126,14 @@ def upstream_serial() -> int:
 
 
 def first_sync(hosts: list[MirrorHost]) -> None:
-    """Trigger each host's sync through its cron command until the host holds the upstream serial."""
+    """Trigger each host's sync through its cron command until the host holds the upstream serial:
+    the hub from the upstream, then each replica from the hub."""
     target = upstream_serial()
     for host in hosts:
+        source = "the upstream" if host.hub else "the hub"
         for attempt in range(1, 4):
-            step(f"{host.name}: first sync through the cron command (attempt {attempt})")
+            step(f"{host.name} ({'hub' if host.hub else 'replica'}): first sync from {source} "
+                 f"through the cron command (attempt {attempt})")
             code = run_cron_job(host.name)
             serial = int(status(host.name).get("mirror_serial") or 0)
             if code == 0 and serial >= target:
@@ -150,21 +146,39 @@ def first_sync(hosts: list[MirrorHost]) -> None:
             raise DemoError(f"{host.name} did not reach upstream serial {target}; last log lines:\n{log}")
 
 
-def print_table(hosts: list[MirrorHost]) -> None:
-    """The fleet at a glance."""
-    rows = [("HOST", "REGION", "SERIAL", "PROJECTS", "FILES", "LAST SYNC (UTC)", "URL")]
-    for host in hosts:
-        info = status(host.name)
-        projects, files = tree_counts(host.name)
-        last = info.get("last_success")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(last)) if last else "never"
-        rows.append((host.name, host.region, str(info.get("mirror_serial")), str(projects), str(files), when,
-                     f"http://127.0.0.1:{host.port}/simple/"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+def print_status(hosts: list[MirrorHost]) -> None:
+    """The fleet table of playbooks/status.yml (what operators run), then where to point pip."""
+    step("ansible-playbook playbooks/status.yml -i inventory/local")
+    result = subprocess.run([str(VENV_BIN / "ansible-playbook"), "playbooks/status.yml", "-i", str(INVENTORY)],
+                            cwd=REPO, text=True, capture_output=True, check=False)
+    table = status_table(result.stdout)
     print()
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for line in table or result.stdout.splitlines()[-30:]:
+        print(f"  {line}")
+    print()
+    for host in hosts:
+        print(f"  {host.name:<14} {'hub' if host.hub else 'replica':<8} http://127.0.0.1:{host.port}/simple/")
     print(flush=True)
+    if result.returncode != 0:
+        raise DemoError(f"playbooks/status.yml exited {result.returncode}: the fleet is not in sync")
+
+
+def status_table(output: str) -> list[str]:
+    """The table lines of status.yml's "Print the fleet table" task (a debug msg list)."""
+    lines, inside = [], False
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped.startswith('"msg": ['):
+            inside, lines = True, []
+            continue
+        if inside:
+            if stripped.startswith("]"):
+                if any(row.startswith("HOST") for row in lines):
+                    return lines
+                inside = False
+                continue
+            lines.append(json.loads(stripped.rstrip(",")))
+    return []
 
 
 def pip_install_from(host: MirrorHost) -> None:
@@ -184,19 +198,19 @@ def pip_install_from(host: MirrorHost) -> None:
 
 
 def main() -> int:
-    """Build the fleet, converge it, sync it, show it, use it."""
+    """Build the fleet, converge it, sync it, use it, show it."""
     try:
         step("base image (debootstrap, reused when present)")
         run(["bash", str(REPO / "scripts" / "build-base-image.sh")], what="building the base image")
-        step("test hosts: upstream + mirror01.dfw, mirror01.gra1, mirror01.iad")
+        step("test hosts: upstream + mirror01.dfw (hub), mirror01.gra1, mirror01.iad (replicas)")
         run(["bash", str(REPO / "scripts" / "testhosts.sh"), "up"], what="starting the test hosts")
         step("ansible-playbook playbooks/site.yml -i inventory/local")
         run([str(VENV_BIN / "ansible-playbook"), "playbooks/site.yml", "-i", str(INVENTORY)],
             what="ansible-playbook playbooks/site.yml")
         hosts = mirror_hosts()
         first_sync(hosts)
-        print_table(hosts)
-        pip_install_from(hosts[0])
+        pip_install_from(hosts[-1])  # from a replica: what the hub synced, the replica serves
+        print_status(hosts)  # last: the fleet table is what the demo leaves on screen
         step("done: `make demo-clean` removes the hosts, the network and nothing else")
         return 0
     except DemoError as error:

@@ -39,11 +39,12 @@ fi
 
 # 1b. packages that ship system services ------------------------------------------------------
 # OpenStack Swift (the object store the storage tests run against) and memcached (its token
-# cache) are started by scripts/swift-aio.sh as our own processes with their own configuration.
+# cache) are started by scripts/swift-aio.sh as our own processes with their own configuration;
+# prometheus is here only for `promtool test rules` (the role's alert rules), never as a server.
 # Their Debian postinst scripts (and that of rsyslog, which swift pulls in) would start the
 # distribution's instances (ports 6200-6202, 8080, 11211) on this shared machine, so they are installed with service starts denied by a temporary
 # policy-rc.d and, on a systemd machine, left disabled.
-SERVICE_PACKAGES=(swift swift-proxy swift-object swift-container swift-account memcached)
+SERVICE_PACKAGES=(swift swift-proxy swift-object swift-container swift-account memcached prometheus)
 missing=()
 for p in "${SERVICE_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -48,7 +48,7 @@ def test_full_sync_layout_pages_and_state(tmp_path: Path, fakepypi) -> None:  # 
     assert state["upstream_serial"] == fakepypi.last_serial and state["failing"] == {}
     for key in ("last_success", "last_run_start", "last_run_end", "last_reconcile"):
         assert isinstance(state[key], float)
-    assert sorted(p.name for p in (d / "web").iterdir()) == ["last-modified", "packages", "simple"]
+    assert sorted(p.name for p in (d / "web").iterdir()) == ["changes", "last-modified", "packages", "simple"]
     assert list((d / "tmp").iterdir()) == []
     # PEP 503/592/629/658 HTML details
     html = (d / "web/simple/needs-py/index.html").read_text()

@@ -26,6 +26,7 @@ from mirror_tool.config.values import (
     Choice,
     Hosts,
     HttpUrl,
+    HttpUrls,
     Integer,
     Number,
     Only,
@@ -138,6 +139,24 @@ MIRROR_KEYS: tuple[Key, ...] = (
         role_var="pypi_mirror_master", role_default="https://upstream.invalid", example="https://upstream.invalid",
         compat="different: required here (bandersnatch defaults to the public index); `http://` needs no "
                "`allow-non-https`"),
+    # Fleet (hub and replicas): docs/operations.md "Hub and replicas".
+    Key("mirror", "upstream-kind", Choice(("pypi", "mirror")), "pypi",
+        "What `master` is: `pypi` (PyPI or a PyPI-like upstream: XML-RPC change feed, JSON API) or "
+        "`mirror` (another mirror of ours, a hub: its change journal, PEP 691 pages and files; "
+        "this host is then a replica).",
+        role_var="pypi_mirror_upstream_kind", compat="ours"),
+    Key("mirror", "standby-hubs", HttpUrls(), (),
+        "`upstream-kind = mirror`: further hubs, tried in order when `master` does not answer. "
+        "Changing hub costs one index reconciliation.",
+        role_var="pypi_mirror_hub", role_default=[], compat="ours"),
+    Key("mirror", "fallback-upstream", HttpUrl(optional=True), "",
+        "`upstream-kind = mirror`: a PyPI upstream to sync from directly when no hub answers "
+        "(the serial may then run ahead of the hubs'); empty: no fallback, such a run exits 5.",
+        role_var="pypi_mirror_fallback_upstream", compat="ours"),
+    Key("mirror", "journal-retention", _S0, 604800.0,
+        "How long the change journal under `web/changes/` keeps what each sync published, in "
+        "seconds; a replica down longer than this reconciles from the index. 0: no journal.",
+        role_var="pypi_mirror_journal_retention", compat="ours"),
     Key("mirror", "timeout", _S, 10.0,
         "Seconds a request may spend connecting, or without receiving a byte; then that try ends "
         "(and is retried, see `retries`).",

@@ -43,6 +43,10 @@ class MirrorSettings:
 
     directory: Path
     master: str
+    upstream_kind: str
+    standby_hubs: tuple[str, ...]
+    fallback_upstream: str
+    journal_retention: float
     timeout: float
     request_deadline: float
     download_deadline: float

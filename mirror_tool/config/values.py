@@ -232,6 +232,17 @@ class Words(_Lines):
 
 
 @dataclass(frozen=True)
+class HttpUrls(_Lines):
+    """http(s) URLs separated by whitespace or newlines, each without its trailing `/`."""
+
+    def parse(self, raw: str) -> tuple[str, ...]:
+        return tuple(HttpUrl().parse(item) for item in raw.split())
+
+    def describe(self) -> str:
+        return "list of http(s) URLs"
+
+
+@dataclass(frozen=True)
 class Regexes(_Lines):
     """One Python regex per line, each compiled here so a typo is a config error."""
 

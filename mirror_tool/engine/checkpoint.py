@@ -23,7 +23,8 @@ from mirror_tool.state import RunState, StaleEntry, StateFiles, Todo
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import open_storage
 from mirror_tool.storage.base import Storage
-from mirror_tool.upstream.client import Upstream, http_settings
+from mirror_tool.upstream.client import Upstream
+from mirror_tool.upstream.hub import open_upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
@@ -43,7 +44,7 @@ class Run:
         self.storage = storage if storage is not None else open_storage(self.settings)
         self.journal = PendingJournal(self.settings.directory)
         self.publisher = Publisher(self.storage, self.settings, self.journal)
-        self.upstream = Upstream(http_settings(self.settings), self.internal_stop)  # the run's one HTTP setup
+        self.upstream: Upstream = open_upstream(self.settings, self.internal_stop)  # the run's one HTTP setup
         self.started = time.time()
         self.t0 = time.monotonic()
         self.old_status: int | None = None

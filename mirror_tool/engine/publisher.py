@@ -15,6 +15,9 @@ record (fsynced) before the pages that drop them are written, the files a sync s
 record before it stored them, and `recover` (at the start of the next run) finishes both.
 Without one, a crash before the deletions leaves orphans for `verify --delete`; never a page
 pointing at a missing file either way.
+
+The change journal replicas follow (`web/changes/`, engine/journal.py) is written in the same
+order: its entries before the flush, together with the pages they name; its head after it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Iterable, Iterator
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
+from mirror_tool.engine.journal import JournalWriter
 from mirror_tool.engine.root_index import RootIndex
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
@@ -65,6 +69,8 @@ class Publisher:
         self.changed = False
         #: Keys written, in order, when a `diff-file` wants them (None: not recorded).
         self.written: list[str] | None = [] if settings.diff_file else None
+        #: The change journal under `web/changes/` (not the pending-files `journal`).
+        self.changes = JournalWriter(storage, settings.journal_retention, written=self.written)
 
     def _write(self, key: str, data: bytes, content_type: str) -> None:
         self.storage.write(key, data, content_type)
@@ -139,6 +145,7 @@ class Publisher:
             if noted[norm]:
                 self._settled.add(norm)
             self.root.note(norm, IndexEntry(project.name, project.serial))
+            self.changes.record(project.name)
             self.changed = True
         return failed
 
@@ -216,6 +223,8 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
+            if self.changes.enabled:
+                self.changes.record(self._display_name(norm))
             self.root.note(norm, None)
             noted = self.journal.files(norm) if self.journal is not None else set()
             old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
@@ -227,6 +236,14 @@ class Publisher:
             if noted:
                 self._settled.add(norm)
             self._withdrawn.append(norm)
+
+    def _display_name(self, norm: str) -> str:
+        """How the root index (else the page) spells `norm`, without reading the whole index."""
+        if self.root.loaded:
+            entry = self.index().get(norm)
+            return entry.name if entry is not None else norm
+        page = read_project(self.storage, norm, self.settings.root_uri)
+        return page.name if page is not None else norm
 
     def discard(self, file_keys: Iterable[str]) -> None:
         """Delete files no page lists (orphans) at the next commit."""
@@ -303,9 +320,12 @@ class Publisher:
                 self.storage.remove(info.key)
             log.info("Removed package %s", norm)
             self.changed = True
+        if self.changes.stage():  # entries before the flush: durable with the pages they name
+            self._unflushed = True
         if self._unflushed or self._doomed:
             self.storage.flush()  # pages durable before the files they dropped go, and before `status`
             self._unflushed = False
+        self.changes.publish(serial)  # the head never names a serial whose pages are not durable
         if self._doomed:
             crashpoint.reached("files-deleting")
         doomed, self._doomed = list(self._doomed), {}

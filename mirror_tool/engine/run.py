@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from mirror_tool.config import Config
 from mirror_tool.engine.changefeed import Changes, collect_changes, full_listing
@@ -56,10 +57,26 @@ def run_mirror(config: Config, *, stop: StopToken | None = None, storage: Storag
     `full_check`: diff the whole tree against the upstream's full listing (`mirror --reconcile`
     accepts its serial even when lower, `mirror --force-check` re-checks every project; reconcile.py)."""
     run = Run(config, stop or StopToken(), storage)
+    if config.mirror.upstream_kind == "mirror" and full_check is None:
+        from mirror_tool.engine.replica import follow_hub
+
+        return follow_hub(run, _mirror)
+    return _mirror(run, lambda run, todo: _changes(run, todo, full_check), full_check)
+
+
+def upstream_changes(run: Run, todo: Todo | None) -> Changes:
+    """What changed on a PyPI upstream (a replica's fallback): the first full listing, or the
+    feed after the cursor."""
+    return _changes(run, todo, None)
+
+
+def _mirror(run: Run, find_changes: Callable[[Run, Todo | None], Changes],
+            full_check: FullCheck | None = None) -> SyncResult:
+    """One incremental run: `find_changes` says what changed (the PyPI feed, or a hub's journal)."""
     try:
         run.prepare()
         todo = run.prior_todo
-        changes = _changes(run, todo, full_check)
+        changes = find_changes(run, todo)
         run.serial_checked = True
         run.reconciled = changes.reconciled
         rebase = (full_check is not None and full_check.rebase) or (todo is not None and todo.reconcile)
@@ -116,20 +133,24 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
         return full_diff(run.upstream, settings.changelog_source, run.publisher.index(),
                          every_project=full_check.every_project, also=todo.projects if todo else (),
                          guard=None if full_check.rebase else guard)
-    interval = settings.reconcile_interval * 3600.0
-    # No reconciliation on record (e.g. a tree taken over from bandersnatch): start the
-    # interval clock now instead of fetching the whole index on the first run.
-    last = run.run_state.last_reconcile
-    reconcile_due = interval == 0 or (last is not None and time.time() - last >= interval)
     return collect_changes(
         run.upstream,
         source=settings.changelog_source,
         cursor=cursor,
-        reconcile_due=reconcile_due,
+        reconcile_due=reconcile_due(run),
         load_local=run.publisher.rows,
         load_document=run.publisher.root_document,
         guard=guard,
     )
+
+
+def reconcile_due(run: Run) -> bool:
+    """`reconcile-interval` has passed since the last reconciliation. No reconciliation on record
+    (e.g. a tree taken over from bandersnatch): the interval clock starts now instead of fetching
+    the whole index on the first run."""
+    interval = run.settings.reconcile_interval * 3600.0
+    last = run.run_state.last_reconcile
+    return interval == 0 or (last is not None and time.time() - last >= interval)
 
 
 def run_sync(config: Config, names: list[str], *, stop: StopToken | None = None, storage: Storage | None = None) -> SyncResult:

@@ -29,7 +29,7 @@ from typing import Any
 from mirror_tool.exitcodes import ExitCode
 from mirror_tool.engine.sync import Outcome, SyncContext, sync_project
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream.client import Upstream
+from mirror_tool.upstream.hub import open_upstream
 
 _PR_SET_PDEATHSIG = 1
 
@@ -101,8 +101,9 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent: SyncContext = _INHERITED["ctx"]
     stop = _SharedFlagStop(parent.stop.deadline, _INHERITED["flag"])
-    # The parent's HTTP settings (read once at start-up), this process's own client and stop token.
-    upstream = Upstream(parent.upstream.http, stop)
+    # The parent's HTTP settings (read once at start-up), this process's own client and stop token
+    # (a replica's: the same hub).
+    upstream = open_upstream(parent.settings, stop, like=parent.upstream)
     _INHERITED["ctx"] = replace(parent, upstream=upstream, stop=stop)
 
 

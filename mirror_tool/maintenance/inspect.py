@@ -23,7 +23,8 @@ from mirror_tool.records import Project, ReleaseFile
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
 from mirror_tool.storage.base import Storage
-from mirror_tool.upstream.client import Stopped, Upstream
+from mirror_tool.upstream.client import Stopped
+from mirror_tool.upstream.hub import open_upstream
 
 if TYPE_CHECKING:
     from mirror_tool.filters import FilterChain
@@ -179,7 +180,7 @@ def json_copy_orphans(storage: Storage, local: set[str]) -> dict[str, int]:
 
 def upstream_names(config: Config, stop: StopToken) -> set[str]:
     """Normalized names upstream lists: the PEP 691 index, else XML-RPC list_packages_with_serial."""
-    upstream = Upstream.for_mirror(config.mirror, stop)
+    upstream = open_upstream(config.mirror, stop)
     try:
         try:
             _serial, projects = upstream.simple_index()

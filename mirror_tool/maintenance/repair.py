@@ -18,7 +18,8 @@ from mirror_tool.maintenance.inspect import Problem, ProjectCheck, VerifyReport
 from mirror_tool.stop import StopToken
 from mirror_tool.storage import keys
 from mirror_tool.storage.base import Storage
-from mirror_tool.upstream.client import Stopped, Upstream
+from mirror_tool.upstream.client import Stopped
+from mirror_tool.upstream.hub import open_upstream
 
 log = logging.getLogger("mirror_tool.verify")
 
@@ -32,7 +33,7 @@ def repair(config: Config, storage: Storage, stop: StopToken, checks: dict[str, 
     if not by_project:
         return
     storage.prepare()
-    upstream = Upstream.for_mirror(config.mirror, stop)
+    upstream = open_upstream(config.mirror, stop)
     lock = threading.Lock()
 
     def repair_project(norm: str, items: list[Problem]) -> None:

@@ -7,6 +7,7 @@ stale, the next try is pushed out by `retry-interval * 2**(attempts-1)`, capped 
 
     {"version": 1,
      "last_success": 1764400000.0 | null,
+     "last_exit_code": 0 | null,
      "counters": {"purges_sent": 0, "purges_failed": 0, "purges_unauthorized": 0},
      "projects": {"<normalized>": {"attempts": 2, "first_seen": ..., "last_attempt": ...,
                                    "next_attempt": ...}}}
@@ -55,6 +56,8 @@ class WrapperState:
 
     projects: dict[str, ProjectRetry] = field(default_factory=dict)
     last_success: float | None = None
+    #: Exit code of the last run (`status` and playbooks/status.yml show it).
+    last_exit_code: int | None = None
     counters: dict[str, int] = field(default_factory=lambda: {name: 0 for name in COUNTER_NAMES})
 
     def is_due(self, name: str, now: float) -> bool:
@@ -93,6 +96,7 @@ class WrapperState:
         data = {
             "version": STATE_VERSION,
             "last_success": self.last_success,
+            "last_exit_code": self.last_exit_code,
             "counters": dict(self.counters),
             "projects": {name: asdict(entry) for name, entry in sorted(self.projects.items())},
         }
@@ -110,6 +114,8 @@ def parse_state(data: bytes | str) -> WrapperState:
     if not isinstance(data, dict) or not isinstance(data.get("projects", {}), dict):
         raise ValueError("not a wrapper state object")
     state = WrapperState(last_success=_number(data.get("last_success"), None))
+    code = data.get("last_exit_code")
+    state.last_exit_code = code if isinstance(code, int) and not isinstance(code, bool) else None
     counters = data.get("counters", {})
     if isinstance(counters, dict):
         for name in COUNTER_NAMES:

@@ -19,6 +19,7 @@ from mirror_tool.engine.run import SyncResult, run_mirror, run_sync
 from mirror_tool.state import StaleEntry, StateFiles
 from mirror_tool.stop import StopToken
 from mirror_tool.wrapper.clock import Clock, wall_clock
+from mirror_tool.wrapper.fleet_metrics import fleet_metrics
 from mirror_tool.wrapper.metrics import previous_value, write_metrics
 from mirror_tool.wrapper.purge import PurgeReport, Purger
 from mirror_tool.wrapper.run_metrics import run_metrics
@@ -244,6 +245,7 @@ class WrapperRun:
         elif self.state.last_success is None and self.settings.metrics_file is not None:
             # State file lost or new: keep the last success the previous metrics file reported.
             self.state.last_success = previous_value(self.settings.metrics_file, "last_success_timestamp_seconds")
+        self.state.last_exit_code = int(record.exit_code)
         self.state.add_counters(
             purges_sent=record.purge.sent,
             purges_failed=record.purge.failed,
@@ -259,7 +261,8 @@ class WrapperRun:
             record.mirror_serial = on_disk
         if self.settings.metrics_file is not None:
             try:
-                write_metrics(self.settings.metrics_file, run_metrics(self.record, self.state))
+                write_metrics(self.settings.metrics_file, run_metrics(self.record, self.state)
+                              + fleet_metrics(self.config, record.mirror_serial, record.end_wall))
             except (StorageError, OSError) as exc:
                 log.error("Cannot write metrics: %s", exc)
                 record.exit_code = most_urgent(record.exit_code, ExitCode.STORAGE)

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from scenario import (MIRRORS, PUBLISHED, SIMPLE_JSON, http_get, metrics, mirror_serial, podman_host,
-                      upstream, wrapper_log_path)
+from scenario import (HUB, MIRRORS, PUBLISHED, SIMPLE_JSON, http_get, metrics, mirror_serial, podman_host,
+                      status_json, upstream, wrapper_log_path)
 
 testinfra_hosts = [podman_host(name) for name in MIRRORS]
 
@@ -80,3 +80,18 @@ def test_metrics_show_the_serial(host, cron_run):
     assert m["pypi_mirror_serial"] == mirror_serial(host)
     assert m["pypi_mirror_exit_code"] == 0
     assert m["pypi_mirror_stale_projects"] == 0
+    replica = host.backend.get_hostname() != HUB
+    assert m["pypi_mirror_replica"] == int(replica)
+    if replica:
+        assert m["pypi_mirror_hub_serial"] == mirror_serial(host) and m["pypi_mirror_hub_lag_serials"] == 0
+
+
+def test_status_shows_the_fleet(host, cron_run):
+    doc = status_json(host, live=True)
+    assert doc["last_exit_code"] == 0
+    assert doc["journal"]["serial"] == mirror_serial(host), "every mirror publishes its own journal"
+    if host.backend.get_hostname() == HUB:
+        assert doc["kind"] == "pypi" and doc["upstream_lag_serials"] == 0
+    else:
+        assert doc["kind"] == "mirror" and doc["hub"] == f"http://{HUB}"
+        assert (doc["hub_serial"], doc["hub_lag_serials"], doc["hub_error"]) == (mirror_serial(host), 0, None)

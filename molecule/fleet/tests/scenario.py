@@ -12,12 +12,17 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 MIRRORS = ("mirror01.dfw", "mirror01.gra1", "mirror01.iad")
+#: inventory/local: the hub syncs from the fake upstream, the replicas from the hub.
+HUB = "mirror01.dfw"
+REPLICAS = ("mirror01.gra1", "mirror01.iad")
+HUB_URL_IN_FLEET = f"http://{HUB}"
 PORT_BASE = int(os.environ.get("TESTHOSTS_PORT_BASE", "18080"))
 UPSTREAM_URL = f"http://127.0.0.1:{PORT_BASE}"  # the fake upstream, as published to this machine
 UPSTREAM_URL_IN_FLEET = "http://upstream:8080"  # the same, as the mirrors reach it
@@ -106,18 +111,27 @@ def cron_job(host) -> CronJob:
     return parse_cron(host.file(CRON_FILE).content_string)
 
 
-def run_like_cron(host, job: CronJob, extra_env: dict[str, str] | None = None):
-    """Run the entry as cron does: as its user, from its home, with only cron's environment
-    (SHELL, HOME, LOGNAME, PATH) plus the file's variables, through /bin/sh -c.
-    `extra_env` is for the wrapper's documented test clock only."""
+def _cron_shell(host, job: CronJob, extra_env: dict[str, str] | None = None) -> str:
     home = host.user(job.user).home
     env = {"SHELL": "/bin/sh", "HOME": home, "LOGNAME": job.user, "PATH": "/usr/bin:/bin", **job.env,
            **(extra_env or {})}
     assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
-    cmd = (f"cd {shlex.quote(home)} 2>/dev/null || cd /; "
-           f"exec setpriv --reuid={job.user} --regid={job.user} --init-groups "
-           f"env -i {assigns} /bin/sh -c {shlex.quote(job.command)}")
-    return host.run(cmd)
+    return (f"cd {shlex.quote(home)} 2>/dev/null || cd /; "
+            f"exec setpriv --reuid={job.user} --regid={job.user} --init-groups "
+            f"env -i {assigns} /bin/sh -c {shlex.quote(job.command)}")
+
+
+def run_like_cron(host, job: CronJob, extra_env: dict[str, str] | None = None):
+    """Run the entry as cron does: as its user, from its home, with only cron's environment
+    (SHELL, HOME, LOGNAME, PATH) plus the file's variables, through /bin/sh -c.
+    `extra_env` is for the wrapper's documented test clock only."""
+    return host.run(_cron_shell(host, job, extra_env))
+
+
+def start_like_cron(host, job: CronJob) -> None:
+    """The same, in the background (a new session): returns at once."""
+    res = host.run(f"setsid -f sh -c {shlex.quote(_cron_shell(host, job))} </dev/null >/dev/null 2>&1")
+    assert res.rc == 0, res.stderr
 
 
 def wait_cron_lock_free(host, seconds: int = 300) -> None:
@@ -149,6 +163,27 @@ def metrics(host) -> dict[str, float]:
 
 def mirror_serial(host) -> int:
     return int(host.file(f"{DATA_DIR}/status").content_string.strip())
+
+
+def status_json(host, live: bool = False) -> dict:
+    """`pypi-mirror status --json` as the mirror user."""
+    out = host.check_output(f"setpriv --reuid={USER} --regid={USER} --init-groups "
+                            f"{VENV}/bin/pypi-mirror -c {CONFIG} status --json{' --live' if live else ''}")
+    return json.loads(out)
+
+
+def journal_head(host) -> dict:
+    """The host's own change journal head (web/changes/head.json)."""
+    return json.loads(host.file(f"{DATA_DIR}/web/changes/head.json").content_string)
+
+
+def container_ip(name: str) -> str:
+    """The test host's address on the podman network (what the fake upstream logs as `client`)."""
+    out = subprocess.run(["podman", "container", "inspect", "--format",
+                          "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out, f"{name} has no address"
+    return out[0]
 
 
 def wait_for(predicate, seconds: float, interval: float = 2.0, what: str = "condition"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from scenario import (CONFIG, CRON_FILE, DATA_DIR, MIRRORS, UPSTREAM_URL_IN_FLEET, USER, VENV,
-                      cron_job, podman_host, read_config)
+from scenario import (CONFIG, CRON_FILE, DATA_DIR, HUB, HUB_URL_IN_FLEET, MIRRORS, UPSTREAM_URL_IN_FLEET, USER,
+                      VENV, cron_job, podman_host, read_config)
 
 testinfra_hosts = [podman_host(name) for name in MIRRORS]
 
@@ -37,7 +37,13 @@ def test_config_file_mode_and_content(host):
     assert (conf.user, conf.group, conf.mode) == ("root", USER, 0o640)
     cfg = read_config(host)
     assert cfg.get("mirror", "directory") == DATA_DIR
-    assert cfg.get("mirror", "master").rstrip("/") == UPSTREAM_URL_IN_FLEET
+    if host.backend.get_hostname() == HUB:  # the hub syncs from the upstream, the replicas from the hub
+        assert cfg.get("mirror", "master").rstrip("/") == UPSTREAM_URL_IN_FLEET
+        assert cfg.get("mirror", "upstream-kind") == "pypi"
+    else:
+        assert cfg.get("mirror", "master").rstrip("/") == HUB_URL_IN_FLEET
+        assert cfg.get("mirror", "upstream-kind") == "mirror"
+        assert cfg.get("mirror", "fallback-upstream") == "", "no fallback: a replica never asks the upstream"
     assert cfg.get("wrapper", "metrics-file") == "/var/lib/node_exporter/textfile/pypi_mirror.prom"
     assert cfg.get("wrapper", "purge") == "auto"
     # the user reads it (cron runs as that user), nobody else
@@ -96,3 +102,4 @@ def test_minute_offsets_differ_between_hosts(fleet):
     assert len(intervals) == 1, "one interval for the fleet"
     offsets = {name: job.minutes[0] for name, job in jobs.items()}
     assert len(set(offsets.values())) == len(MIRRORS), f"offsets collide: {offsets}"
+    assert offsets[HUB] == min(offsets.values()), "the replicas sync after the hub in each interval"
