@@ -33,7 +33,7 @@ from mirror_tool.engine.journal import JournalWriter
 from mirror_tool.engine.root_index import RootIndex
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
-from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project
+from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_html_page, read_project
 from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
@@ -242,8 +242,11 @@ class Publisher:
         if self.root.loaded:
             entry = self.index().get(norm)
             return entry.name if entry is not None else norm
-        page = read_project(self.storage, norm, self.settings.root_uri)
-        return page.name if page is not None else norm
+        page = read_html_page(self.storage, norm, self.settings.root_uri)  # the JSON page has only `norm`
+        if page is not None:
+            return page.name
+        entry = self.index().get(norm)  # no HTML page (simple-format = JSON): the root index says
+        return entry.name if entry is not None else norm
 
     def discard(self, file_keys: Iterable[str]) -> None:
         """Delete files no page lists (orphans) at the next commit."""
