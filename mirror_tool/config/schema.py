@@ -190,9 +190,10 @@ MIRROR_KEYS: tuple[Key, ...] = (
         "the change feed.",
         role_var="pypi_mirror_worker_connections", compat="ours"),
     Key("mirror", "worker-mode", Choice(("auto", "threads", "processes")), "auto",
-        "Where projects sync: `processes` forks `workers` single-threaded worker processes (less CPU "
-        "per file, every core used), `threads` keeps them in this process, `auto` picks processes "
-        "when a run has more projects than `workers`.",
+        "Where projects sync: `threads` keeps them in this process (the least memory; `auto` picks "
+        "it: syncs wait on the network), `processes` forks `workers` single-threaded worker "
+        "processes (less CPU per file and every core used, for CPU-bound hosts or an upstream on "
+        "the LAN; each process holds its own copy of the program in memory).",
         role_var="pypi_mirror_worker_mode", compat="ours"),
     Key("mirror", "verifiers", Integer(1, 64), 3, "Hashing threads of `pypi-mirror verify`.",
         role_var="pypi_mirror_verifiers", compat="same"),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from mirror_tool.errors import FeedUnavailable, UpstreamUnreachable
-from mirror_tool.index.read import IndexEntry
 from mirror_tool.names import is_valid_project_name, normalize
 from mirror_tool.upstream.client import Upstream
 
@@ -112,29 +111,62 @@ def full_listing(upstream: Upstream, source: str, guard: "SerialGuard | None" = 
     return changes
 
 
-def index_diff(upstream: Upstream, local: dict[str, IndexEntry], base_serial: int) -> Changes:
+def index_diff(upstream: Upstream, local_rows: Callable[[], Iterable[tuple[str, int]]], base_serial: int,
+               local_document: Callable[[], bytes | None] | None = None) -> Changes:
     """Projects whose upstream `_last-serial` is newer than the mirror's, plus removed ones.
 
-    Removed projects get expected serial 0: fetching them yields the 404 that removes them.
+    `local_rows`: (display name, serial) of each project the mirror lists; `local_document`: its
+    root JSON page as published (None: not usable as is). Both are asked for after the
+    upstream's index arrived. When both indexes are compact, their rows are compared as bytes
+    (index/compare.py) and only the few that differ are parsed; otherwise names are compared as
+    spelled first. Either way a project both list identically costs no normalization or
+    validation (the mirror's names were checked when they came in). Removed projects get
+    expected serial 0: fetching them yields the 404 that removes them.
     """
     serial, listing = upstream.simple_index()
     changes = Changes(target_serial=max(serial, base_serial), source="index", reconciled=True,
                       upstream_serial=serial if serial > 0 else None)  # 0: an index without a serial
-    seen: set[str] = set()
-    for name, s in listing.items():
+    theirs_only, mine_only = _differing(listing, local_rows, local_document)
+    unmatched = {normalize(name): mine for name, mine in mine_only}  # the mirror's rows upstream lacks as they are
+    for name, theirs in theirs_only:  # new upstream, newer (or older), or spelled differently
         if not is_valid_project_name(name):
             log.error("refused unsafe project name %r from the index", name)
             continue
-        norm = normalize(name)
-        seen.add(norm)
-        mine = local.get(norm)
-        if mine is None or s > mine.serial:
-            changes.add(name, s)
-    for norm in local:
-        if norm not in seen:
-            changes.projects[norm] = 0
-            changes.floors[norm] = 0
+        mine_or_none = unmatched.pop(normalize(name), None)
+        if mine_or_none is None or theirs > mine_or_none:
+            changes.add(name, theirs)
+    for norm in unmatched:
+        changes.projects[norm] = 0
+        changes.floors[norm] = 0
     return changes
+
+
+def _differing(listing: Mapping[str, int], local_rows: Callable[[], Iterable[tuple[str, int]]],
+               local_document: Callable[[], bytes | None] | None) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """((name, serial) rows only the upstream has, rows only the mirror has)."""
+    from mirror_tool.index.compare import compact_rows, differing_rows, parse_row
+    from mirror_tool.upstream.parse import IndexListing
+
+    if isinstance(listing, IndexListing) and local_document is not None:
+        document = local_document()
+        mine = compact_rows(document) if document is not None else None
+        del document
+        mine = mine.like(listing.rows) if mine is not None else None
+        if mine is not None:
+            theirs_only, mine_only = differing_rows(listing.rows, mine)
+            try:
+                return [parse_row(r) for r in theirs_only], [parse_row(r) for r in mine_only]
+            except ValueError:
+                pass  # a row in another layout (escapes, another key order): compare parsed listings
+    remaining = dict(listing)
+    mine_only = []
+    for name, mine_serial in local_rows():
+        theirs = remaining.pop(name, None)
+        if theirs != mine_serial:
+            mine_only.append((name, mine_serial))
+            if theirs is not None:
+                remaining[name] = theirs
+    return list(remaining.items()), mine_only
 
 
 def collect_changes(
@@ -143,7 +175,8 @@ def collect_changes(
     source: str,
     cursor: int,
     reconcile_due: bool,
-    load_local: Callable[[], dict[str, IndexEntry]],
+    load_local: Callable[[], Iterable[tuple[str, int]]],
+    load_document: Callable[[], bytes | None] | None = None,
     guard: "SerialGuard | None" = None,
 ) -> Changes:
     """Changes after `cursor` from the configured feed, with automatic XML-RPC -> index fallback.
@@ -163,7 +196,7 @@ def collect_changes(
             log.warning("%s; falling back to the /simple/ index diff", exc)
             use_index = True
     if use_index:
-        diff = index_diff(upstream, load_local(), cursor)
+        diff = index_diff(upstream, load_local, cursor, load_document)
         if diff.upstream_serial is not None and guard is not None:
             guard.check(diff.upstream_serial, "the /simple/ index")
         if changes is None:

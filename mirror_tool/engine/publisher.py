@@ -25,14 +25,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Iterable, Iterator
 
 from mirror_tool import crashpoint
 from mirror_tool.config import MirrorSettings
 from mirror_tool.engine.journal import JournalWriter
+from mirror_tool.engine.parallel import each as _each
+from mirror_tool.engine.root_index import RootIndex
 from mirror_tool.errors import ProjectError
 from mirror_tool.index import render
-from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_project, read_root_index
+from mirror_tool.index.read import IndexEntry, parse_html_page, parse_json_page, read_html_page, read_project
 from mirror_tool.pending import PendingJournal
 from mirror_tool.records import Project
 from mirror_tool.storage import keys
@@ -44,8 +46,6 @@ log = logging.getLogger("mirror_tool.publish")
 HTML = "text/html; charset=utf-8"
 V1_HTML = "application/vnd.pypi.simple.v1+html; charset=utf-8"
 JSON = "application/vnd.pypi.simple.v1+json"
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -63,9 +63,7 @@ class Publisher:
         self.storage = storage
         self.settings = settings
         self.journal = journal
-        self._index: dict[str, IndexEntry] | None = None
-        self._index_serial: int | None = None
-        self._index_dirty = False
+        self.root = RootIndex(storage, settings, self._write)
         self._unflushed = False
         self._withdrawn: list[str] = []
         self._doomed: dict[str, str] = {}  # file key -> its project ("": none), deleted at the next commit
@@ -83,25 +81,34 @@ class Publisher:
         if self.written is not None:
             self.written.append(key)
 
-    # -- the root index ----------------------------------------------------------------------------
+    # -- the root index (engine/root_index.py) ----------------------------------------------------
     def index(self) -> dict[str, IndexEntry]:
-        """The root index as published (read on first use), with this run's changes."""
-        if self._index is None:
-            self._index_serial, self._index = read_root_index(self.storage)
-        return self._index
+        """The root index as published (read on first use), with this run's changes. Only
+        whole-tree work needs it: publishing and withdrawing note their changes, and `commit`
+        patches them into the published pages."""
+        return self.root.entries()
+
+    def rows(self) -> Iterator[tuple[str, int]]:
+        """(display name, serial) of every project the root index lists (a reconcile's diff)."""
+        return self.root.rows()
+
+    def names(self) -> set[str]:
+        """Normalized names of the projects the root index lists (verify)."""
+        return self.root.names()
+
+    def root_document(self) -> bytes | None:
+        """The root JSON page as published, when it is current (a reconcile's diff)."""
+        return self.root.document()
 
     def replace_index(self, entries: dict[str, IndexEntry]) -> None:
         """Make `entries` the root index, written at the next `commit` (adopting a tree whose root
         index lacks the per-project serials)."""
-        self.index()
-        self._index = dict(entries)
-        self._index_dirty = True
+        self.root.replace(entries)
         self.changed = True
 
     def index_serial(self) -> int | None:
         """The serial the published root JSON index carries (None: no JSON index)."""
-        self.index()
-        return self._index_serial
+        return self.root.serial()
 
     # -- 1. pages --------------------------------------------------------------------------------------
     def publish(
@@ -149,9 +156,8 @@ class Publisher:
             self._doomed.update(dict.fromkeys(drops[norm], norm))
             if noted[norm]:
                 self._settled.add(norm)
-            self.index()[norm] = IndexEntry(project.name, project.serial)
+            self.root.note(norm, IndexEntry(project.name, project.serial))
             self.changes.record(project.name)
-            self._index_dirty = True
             self.changed = True
         return failed
 
@@ -229,10 +235,9 @@ class Publisher:
     def withdraw(self, names: Iterable[str], *, delete_files: bool) -> None:
         """Take projects out of the tree at the next `commit` (`delete_files`: their files too)."""
         for norm in names:
-            entry = self.index().pop(norm, None)
-            if entry is not None:
-                self._index_dirty = True
-            self.changes.record(entry.name if entry is not None else norm)
+            if self.changes.enabled:
+                self.changes.record(self._display_name(norm))
+            self.root.note(norm, None)
             noted = self.journal.files(norm) if self.journal is not None else set()
             old = read_project(self.storage, norm, self.settings.root_uri) if delete_files or noted else None
             for f in old.files if old and delete_files else ():
@@ -243,6 +248,17 @@ class Publisher:
             if noted:
                 self._settled.add(norm)
             self._withdrawn.append(norm)
+
+    def _display_name(self, norm: str) -> str:
+        """How the root index (else the page) spells `norm`, without reading the whole index."""
+        if self.root.loaded:
+            entry = self.index().get(norm)
+            return entry.name if entry is not None else norm
+        page = read_html_page(self.storage, norm, self.settings.root_uri)  # the JSON page has only `norm`
+        if page is not None:
+            return page.name
+        entry = self.index().get(norm)  # no HTML page (simple-format = JSON): the root index says
+        return entry.name if entry is not None else norm
 
     def discard(self, file_keys: Iterable[str]) -> None:
         """Delete files no page lists (orphans) at the next commit."""
@@ -307,9 +323,9 @@ class Publisher:
         """Root index (carrying `serial`; None keeps the published one), withdrawn pages, flush,
         then the file deletions. Returns what was deleted."""
         self._write_journal()
-        if self._index is not None and (self._index_dirty or not self._root_exists()):
-            self._write_root(serial if serial is not None else self._index_serial or 0)
-            self._index_dirty = False
+        if self.root.due():
+            self.root.write(serial if serial is not None else self.root.published_serial())
+            self._unflushed = True
         withdrawn, self._withdrawn = self._withdrawn, []
         for norm in withdrawn:
             for key in (*(keys.project_page(norm, name) for name in keys.PAGE_NAMES), *keys.json_copies(norm)):
@@ -354,23 +370,6 @@ class Publisher:
             self.journal.forget_files(settled)
         return removed
 
-    def _write_root(self, serial: int) -> None:
-        fmt = self.settings.simple_format
-        index = self.index()
-        if fmt in ("ALL", "JSON"):
-            self._write(keys.root_page(keys.JSON_PAGE), render.root_json(index, serial), JSON)
-            self._index_serial = serial
-        if fmt in ("ALL", "HTML"):
-            page = render.root_html(index)
-            self._write(keys.root_page(keys.HTML_V1_PAGE), page, V1_HTML)
-            self._write(keys.root_page(keys.HTML_PAGE), page, HTML)
-        for name in _unwanted_pages(fmt):
-            self._remove_quietly(keys.root_page(name))
-        self._unflushed = True
-
-    def _root_exists(self) -> bool:
-        return any(self.storage.stat(keys.root_page(name)) is not None for name in (keys.HTML_PAGE, keys.JSON_PAGE))
-
     def _remove_quietly(self, key: str) -> None:
         try:
             self.storage.remove(key)
@@ -382,17 +381,6 @@ class Publisher:
         """`web/last-modified`: when this mirror's tree last changed (bandersnatch's stamp format)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H:%M:%S")
         self._write(keys.LAST_MODIFIED, (stamp + "\n").encode(), "text/plain; charset=utf-8")
-
-
-def _each(func: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
-    """`func` over `items`, in order; on `concurrency` threads when the storage gains from it
-    (an object store: one round trip per request). Every call has returned when this returns."""
-    if concurrency <= 1 or len(items) <= 1:
-        return [func(item) for item in items]
-    import concurrent.futures as cf
-
-    with cf.ThreadPoolExecutor(min(concurrency, len(items)), thread_name_prefix="publish") as pool:
-        return list(pool.map(func, items))
 
 
 def _listed(page: Project | None) -> set[str]:

@@ -102,7 +102,7 @@ def hub_changes(run: Run, hub: HubUpstream, head: fmt.Head, todo: Todo | None, b
         return _from_journal(hub, head, cursor)
     except _Reconcile as why:
         log.info("Reconciling with hub %s from its index: %s", hub.master, why)
-        changes = index_diff(hub, run.publisher.index(), cursor)
+        changes = index_diff(hub, run.publisher.rows, cursor, run.publisher.root_document)
         changes.target_serial = max(cursor, min(changes.target_serial, head.serial))
         return changes
 

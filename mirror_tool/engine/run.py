@@ -138,7 +138,8 @@ def _changes(run: Run, todo: Todo | None, full_check: FullCheck | None) -> Chang
         source=settings.changelog_source,
         cursor=cursor,
         reconcile_due=reconcile_due(run),
-        load_local=run.publisher.index,
+        load_local=run.publisher.rows,
+        load_document=run.publisher.root_document,
         guard=guard,
     )
 

@@ -8,8 +8,11 @@ publish. Only the parent writes pages, the root index, `todo` and `status`, so t
 consistent is the same in both modes. A worker that dies (SIGKILL, OOM) leaves at most a file
 under `tmp/`; the parent dying takes its workers with it (PR_SET_PDEATHSIG).
 
-`worker-mode = auto` picks processes when fork is available, `workers` > 1 and the run has more
-projects than workers; `threads` and `processes` force one mode.
+`worker-mode = auto` picks threads: on a network like the one between a mirror and its upstream
+the workers wait for bytes, not for the GIL (a full sync of 200 projects over a 40 ms WAN took
+the same wall and CPU time in both modes), and forked workers each count the parent's imported
+modules again in their resident memory (4 processes: 114 MiB summed against 39 MiB in one).
+`processes` forces workers (CPU-bound hosts, an upstream on the LAN); `threads` forces threads.
 """
 
 from __future__ import annotations
@@ -33,11 +36,7 @@ _PR_SET_PDEATHSIG = 1
 
 def choose_processes(mode: str, workers: int, projects: int) -> bool:
     """True when this run's projects should go to worker processes."""
-    if mode == "threads" or "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    if mode == "processes":
-        return True
-    return workers > 1 and projects > workers
+    return mode == "processes" and "fork" in multiprocessing.get_all_start_methods()
 
 
 class ThreadWorkers:

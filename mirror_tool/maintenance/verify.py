@@ -52,7 +52,7 @@ def verify_tree(config: Config, *, repair: bool, delete: bool, stop: StopToken,
     filters = load_filters(config)
     codes: list[ExitCode] = []
     try:
-        checks = inspect(config, editor.storage, set(editor.publisher.index()), filters, stop, report, deep)
+        checks = inspect(config, editor.storage, editor.publisher.names(), filters, stop, report, deep)
         if stop.stopped:
             return report, stop.exit_code or ExitCode.INTERRUPTED
         by_name = {c.name: c for c in checks}

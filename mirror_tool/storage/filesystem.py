@@ -193,26 +193,32 @@ class FilesystemStorage(Storage):
             return iter(())
         find = shutil.which("find") if base.count("/") == 0 else None
         if find:
-            import subprocess  # only listing needs it: not imported by every run
-
-            try:
-                out = subprocess.run(
-                    [find, ".", "-mindepth", "1", "!", "-type", "d", "-printf", "%s %P\\0"],
-                    cwd=top, capture_output=True, check=True,
-                ).stdout
-            except (OSError, subprocess.CalledProcessError):
-                out = None
-            if out is not None:
-                return self._parse_find(out, base)
+            return self._stream_find(find, top, base)
         return self._walk(top, f"{base}/" if base else "")
 
     @staticmethod
-    def _parse_find(out: bytes, base: str) -> Iterator[ObjectInfo]:
+    def _stream_find(find: str, top: str, base: str) -> Iterator[ObjectInfo]:
+        """find's answer read as it comes: never the whole listing in memory at once (verify
+        lists every file of the tree; that grew with the number of files, not of projects).
+        Entries find could not read (permissions, vanished meanwhile) are skipped, like `_walk`
+        skips them."""
+        import subprocess  # only listing needs it: not imported by every run
+
         lead = f"{base}/" if base else ""
-        for item in out.decode("utf-8", "surrogateescape").split("\0"):
-            if item:
-                size, _, rel = item.partition(" ")
-                yield ObjectInfo(lead + rel, int(size))
+        with subprocess.Popen([find, ".", "-mindepth", "1", "!", "-type", "d", "-printf", "%s %P\\0"],
+                              cwd=top, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+            assert proc.stdout is not None
+            try:
+                rest = b""
+                while chunk := proc.stdout.read(1 << 20):
+                    items = (rest + chunk).split(b"\0")
+                    rest = items.pop()
+                    for item in items:
+                        size, _, rel = item.partition(b" ")
+                        yield ObjectInfo(lead + rel.decode("utf-8", "surrogateescape"), int(size))
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
 
     def _walk(self, directory: str, lead: str) -> Iterator[ObjectInfo]:
         try:

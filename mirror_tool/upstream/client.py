@@ -14,7 +14,7 @@ import threading
 import xmlrpc.client
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 from mirror_tool import __version__
@@ -33,7 +33,7 @@ from mirror_tool.net import (
 )
 from mirror_tool.records import Project
 from mirror_tool.stop import StopToken
-from mirror_tool.upstream.parse import from_json_api, from_simple, serial_of
+from mirror_tool.upstream.parse import from_json_api, from_simple, index_listing, serial_of
 
 if TYPE_CHECKING:
     from mirror_tool.config import MirrorSettings
@@ -144,8 +144,9 @@ class Upstream:
         result = self.xmlrpc("list_packages_with_serial") or {}
         return {str(k): int(v) for k, v in result.items()}
 
-    def simple_index(self) -> tuple[int, dict[str, int]]:
-        """The PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`})."""
+    def simple_index(self) -> tuple[int, Mapping[str, int]]:
+        """The PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`}; kept
+        as bytes until looked into when compact: upstream/parse.py `IndexListing`)."""
         url = f"{self.master}/simple/"
         try:
             r = self.client.get(url, headers={"Accept": SIMPLE_JSON}, cap=self.http.caps.index)
@@ -154,9 +155,7 @@ class Upstream:
         if r.status != 200:
             raise UpstreamUnreachable(f"GET {url}: HTTP {r.status}")
         try:
-            data = json.loads(r.body)
-            serial = int(data.get("meta", {}).get("_last-serial", 0))
-            projects = {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
+            serial, projects = index_listing(r.body)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UpstreamUnreachable(f"GET {url}: not a PEP 691 JSON index ({_short(exc)})") from None
         return serial, projects

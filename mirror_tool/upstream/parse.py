@@ -7,14 +7,18 @@ out of its project (the project still syncs); nothing downstream re-checks.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from urllib.parse import urljoin
 
 from mirror_tool.errors import ProjectError, UnsafeName
 from mirror_tool.names import check_filename, check_hex_digest, check_http_url, check_project_name
 from mirror_tool.records import Project, ReleaseFile
+
+if TYPE_CHECKING:
+    from mirror_tool.index.compare import Rows
 
 log = logging.getLogger("mirror_tool.sync")
 
@@ -29,6 +33,59 @@ def serial_of(headers: Mapping[str, str]) -> int:
         return int(headers.get("x-pypi-last-serial", "-1"))
     except ValueError:
         return -1
+
+
+_INDEX_SERIAL_RE = re.compile(rb'"_last-serial": ?(-?\d+)')
+
+
+class IndexListing(Mapping[str, int]):
+    """{name: project `_last-serial`} of a compact PEP 691 root index, kept as its bytes.
+
+    Why: at 700,000 projects a dict of the listing is most of a reconcile's CPU and memory, and
+    the reconcile compares rows as bytes (index/compare.py) without it. Looking into the
+    listing (a first sync, verify) parses it once, on first use."""
+
+    def __init__(self, rows: "Rows") -> None:
+        #: Where the document's rows are (`compact_rows`).
+        self.rows = rows
+        self._map: dict[str, int] | None = None
+
+    def _parsed(self) -> dict[str, int]:
+        if self._map is None:
+            from mirror_tool.index.compare import parse_row
+
+            self._map = dict(parse_row(b"{%s}" % row) for chunk in self.rows.chunks() for row in chunk)
+        return self._map
+
+    def __getitem__(self, name: str) -> int:
+        return self._parsed()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._map is not None:
+            return iter(self._map)
+        from mirror_tool.index.compare import parse_row
+
+        return (parse_row(b"{%s}" % row)[0] for chunk in self.rows.chunks() for row in chunk)
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+
+def index_listing(body: bytes) -> tuple[int, Mapping[str, int]]:
+    """A PEP 691 JSON root index: (its `_last-serial`, {name: project `_last-serial`}).
+
+    The compact layout (PyPI's and this mirror's) stays bytes until looked into (`IndexListing`);
+    any other layout (whitespace, escapes, extra keys) goes through `json.loads`.
+    ValueError/KeyError/TypeError when the document is not such an index."""
+    from mirror_tool.index.compare import compact_rows
+
+    rows = compact_rows(body) if b"\\" not in body else None
+    serial_match = _INDEX_SERIAL_RE.search(body, 0, rows.start) if rows is not None else None
+    if rows is not None and serial_match is not None:
+        return int(serial_match[1]), IndexListing(rows)
+    data = json.loads(body)
+    serial = int(data.get("meta", {}).get("_last-serial", 0))
+    return serial, {str(p["name"]): int(p.get("_last-serial", 0)) for p in data["projects"]}
 
 
 def version_key(version: str) -> tuple[int, Any]:
