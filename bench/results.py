@@ -78,11 +78,24 @@ def render(rows: list[Row], header: dict[str, str], loads: list[float], commands
                 "changes, not the mirror).", ""]
         out += growth
     row_notes = [f"**{r.key}**: {r.note}" for r in rows if r.note]
+    out += before_section()
     out += ["", "## Notes", ""] + [f"- {n}" for n in row_notes + notes]
     out += ["", "## Commands", ""] + [f"    {c}" for c in commands]
     out += ["", "Profiles of the missed targets and what would fix them: `bench/analysis.md` (written by hand "
             "for a given run; check its date).", ""]
     return "\n".join(out)
+
+
+def before_section() -> list[str]:
+    """The kept "before" figures (bench/BEFORE.md), so one file shows before and after side by side.
+
+    Why: a rerun replaces this whole file; the figures a change is judged against would vanish with it.
+    """
+    before = Path(__file__).with_name("BEFORE.md")
+    if not before.is_file():
+        return []
+    return ["", "## Before (an earlier run kept for comparison: bench/BEFORE.md)", "",
+            before.read_text(encoding="utf-8").rstrip()]
 
 
 def claims(rows: list[Row]) -> list[str]:
