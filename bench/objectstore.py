@@ -167,11 +167,13 @@ def run(args: argparse.Namespace) -> int:
     rows = {"full": Row("full sync into the bucket"), "incremental": Row("incremental sync (changes upstream)")}
     notes: list[str] = []
     loads: list[float] = []
+    wan: dict = {}
     try:
         contest = Contest(work, swift, peer, args.workers, log)
         with Upstream(projects=sizes["projects"], releases=sizes["releases"], files=sizes["files"],
                       file_size=sizes["file_size"], pin=True, log_path=work / "logs" / "upstream-s3.log") as up:
             up.warm_corpus()
+            wan = up.set_wan({"profile": "wan"})  # the production profile, as the disk scenarios
             for rep in range(reps):
                 order = ("ours", "theirs") if rep % 2 == 0 else ("theirs", "ours")
                 name = f"rep{rep}"
@@ -196,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         subprocess.run([sys.executable, str(SWIFT_AIO), "stop", str(swift_dir)], capture_output=True, check=False)
     header = {
         "date (UTC)": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "network": "WAN profile of the fake upstream (" + ", ".join(f"{k} {v}" for k, v in sorted(wan.items())) + ")",
         "corpus": f"{sizes['projects']} projects x {sizes['releases']} releases x {sizes['files']} files of "
                   f"{sizes['file_size']} bytes (+ .metadata); incremental: new releases of a tenth of the projects",
         "workers (both tools)": str(args.workers),

@@ -72,6 +72,20 @@ class StopToken:
         self._event.wait(max(0.0, seconds))
         return self.stopped
 
+    def poll_wait(self, seconds: float, step: float) -> bool:
+        """Wait up to `seconds`, asking `stopped` every `step` s; True if stopped meanwhile.
+
+        Why: a token whose stop arrives from outside its own event (a parent token, a flag shared
+        with the parent process) cannot be woken by `set`, so it has to look.
+        """
+        end = time.monotonic() + seconds
+        while not self.stopped:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self._event.wait(min(left, step))
+        return True
+
     def install_signal_handlers(self) -> None:
         """SIGINT -> INTERRUPTED (130), SIGTERM -> TERMINATED (143); main thread only."""
 
@@ -100,10 +114,4 @@ class _LinkedStop(StopToken):
 
     def wait(self, seconds: float) -> bool:
         """As `StopToken.wait`, also woken (within 0.1 s) when the parent stops."""
-        end = time.monotonic() + seconds
-        while not self.stopped:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            self._event.wait(min(left, 0.1))
-        return True
+        return self.poll_wait(seconds, 0.1)

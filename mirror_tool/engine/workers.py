@@ -22,7 +22,6 @@ import ctypes
 import multiprocessing
 import os
 import signal
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -74,13 +73,8 @@ class _SharedFlagStop(StopToken):
         return super().stopped
 
     def wait(self, seconds: float) -> bool:
-        end = time.monotonic() + seconds
-        while not self.stopped:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(left, 0.05))
-        return True
+        """As `StopToken.wait`, also woken (within 0.05 s) when the parent writes the flag."""
+        return self.poll_wait(seconds, 0.05)
 
 
 #: What a forked worker inherits from the parent (set just before the pool forks).
