@@ -7,19 +7,15 @@ from __future__ import annotations
 
 from mirror_tool.config.compat import Noted, Text
 from mirror_tool.config.key import REQUIRED, SECONDS, SECONDS_OR_ZERO, Key
+from mirror_tool.config.place_values import Hosts, HttpUrl, HttpUrls, ProxyUrl, ReadableFile
 from mirror_tool.config.values import (
     AbsolutePath,
     Boolean,
     ByteSize,
     Choice,
-    Hosts,
-    HttpUrl,
-    HttpUrls,
     Integer,
     Number,
     OptionalPath,
-    ProxyUrl,
-    ReadableFile,
 )
 
 MIRROR_KEYS: tuple[Key, ...] = (

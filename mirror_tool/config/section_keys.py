@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from mirror_tool.config.compat import PluginNames
 from mirror_tool.config.key import REQUIRED, SECONDS, SECONDS_OR_ZERO, Key
+from mirror_tool.config.place_values import BucketName, HttpUrl, KeyPrefix
 from mirror_tool.config.values import (
     AbsolutePath,
     Boolean,
-    BucketName,
     Choice,
-    HttpUrl,
     Integer,
-    KeyPrefix,
     OptionalPath,
     Regexes,
     Requirements,
