@@ -69,6 +69,7 @@ demo-clean:
 bench: host venv
 	@$(PY) -m bench
 	@$(PY) -m bench.objectstore
+	@$(PY) -m bench.fleet
 
 bench-quick: host venv
 	@$(PY) -m bench --quick
