@@ -2,8 +2,9 @@
 
 The same promise as on disk (tests/test_mirror_kill.py): whenever the mirror dies, no page lists
 an object that is missing or whose bytes differ from the page's sha256, the root index lists no
-project without pages, and the next run resumes from `todo` and reclaims what a kill left. The kill points are drawn from a
-seeded generator (the seed is in the assertion messages), over full and incremental syncs.
+project without pages, and the next run resumes from `todo` and reclaims what a kill left. The kill points (counted in file requests
+the upstream served, drawn from a seeded generator whose seed is in the assertion messages) fall in
+full and incremental syncs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from mirror_tool.exitcodes import ExitCode
@@ -24,17 +26,32 @@ SEED = 20261130
 PREFIX = "m1/"
 
 
-def run_and_kill_after(conf: Path, seconds: float) -> bool:
-    """Start `mirror`, SIGKILL it after `seconds`; whether it was still running then."""
+def package_requests(fp) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for r in fp.requests() if r["path"].startswith("/packages/"))
+
+
+def run_and_kill_after(conf: Path, fp, files: int) -> bool:  # type: ignore[no-untyped-def]
+    """Start `mirror`, SIGKILL it once the upstream has served `files` more file requests;
+    whether it was still running then.
+
+    Why counted, not timed: a kill point in seconds lands after the end of a run on a fast or
+    idle machine and before its start on a loaded one; a kill point in the run's own progress
+    lands inside it on every machine.
+    """
+    start = package_requests(fp)
     proc = popen_cli("-c", str(conf), "mirror")
     try:
-        proc.wait(timeout=seconds)
-        return False
-    except subprocess.TimeoutExpired:  # still running, as wanted
+        deadline = time.monotonic() + 120
+        while package_requests(fp) - start < files:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         return proc.returncode == -signal.SIGKILL
     finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.communicate(timeout=60)
 
 
@@ -57,14 +74,15 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path, swift: Swift, swif
         return copy
 
     kills = 0
-    for point in sorted(rng.uniform(0.3, 6.0) for _ in range(4)):
-        killed = run_and_kill_after(conf, point)
+    # 96 files in all; four kills of at most 15 file requests each land inside a run
+    for point in (rng.randint(1, 15) for _ in range(4)):
+        killed = run_and_kill_after(conf, fp, point)
         kills += killed
-        consistent(f"full sync killed after {point:.2f} s", settled=not killed)
+        consistent(f"full sync killed after {point} file requests", settled=not killed)
         if killed:  # its work is in todo, or it had finished it (status written), or not begun it
             state = sorted(p.name for p in local.iterdir()) if local.exists() else []
             assert "todo" in state or "status" in state or state in ([], [".lock"]), \
-                f"seed {SEED}, killed after {point:.2f} s: {state}"
+                f"seed {SEED}, killed after {point} file requests: {state}"
     done = run_cli("-c", str(conf), "mirror", timeout=300)
     assert done.returncode == ExitCode.OK, done.stderr[-2000:]
     copy = consistent("the run after the kills", settled=True)
@@ -81,10 +99,10 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path, swift: Swift, swif
             fp.remove_release(display, next(iter(fp.project(norm)["releases"])))
         else:
             fp.remove_project(display)
-    for point in sorted(rng.uniform(0.3, 3.0) for _ in range(2)):
-        killed = run_and_kill_after(conf, point)
+    for point in (1, 1):  # three uploads: a handful of files, so the first file request each time
+        killed = run_and_kill_after(conf, fp, point)
         kills += killed
-        consistent(f"incremental sync killed after {point:.2f} s", settled=not killed)
+        consistent(f"incremental sync killed after {point} file request", settled=not killed)
     assert kills >= 3, f"seed {SEED}: most kill points must land inside a run"
     done = run_cli("-c", str(conf), "mirror", timeout=300)
     assert done.returncode == ExitCode.OK, done.stderr[-2000:]
