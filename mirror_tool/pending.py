@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from mirror_tool.state import load_document, save_document
+from mirror_tool.state import load_document, remove_document, save_document
 from mirror_tool.storage.atomic import os_error
 
 FILES_DIR = "pending"
@@ -97,12 +97,7 @@ class PendingJournal:
     def forget_files(self, names: Iterable[str]) -> None:
         """Drop the records of `names` (their noted keys are listed or deleted by now)."""
         for norm in names:
-            try:
-                (self.files_dir / norm).unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise os_error(exc, str(self.files_dir / norm), "delete", whole_run=True) from exc
+            remove_document(self.files_dir / norm)
 
     # -- pending deletions: written by the publisher ------------------------------------------------
     def write_deletions(self, doomed: dict[str, str]) -> None:
@@ -113,12 +108,7 @@ class PendingJournal:
         return load_document(self.deletions_path, "pending deletions", _deletions) or {}
 
     def clear_deletions(self) -> None:
-        try:
-            self.deletions_path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise os_error(exc, str(self.deletions_path), "delete", whole_run=True) from exc
+        remove_document(self.deletions_path)
 
 
 __all__ = ["DELETIONS", "FILES_DIR", "PendingJournal"]

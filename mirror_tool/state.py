@@ -55,6 +55,17 @@ def save_document(path: Path, data: bytes, *, fsync: bool = False) -> None:
         raise StorageError(str(exc)) from exc
 
 
+def remove_document(path: Path) -> None:
+    """Delete `path`; absent is fine, any other failure is a whole-run storage error (the
+    document would otherwise be read again by the next run as if it still held)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise os_error(exc, str(path), "delete", whole_run=True) from exc
+
+
 def _quarantine(path: Path, what: str, problem: str) -> None:
     aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
     try:
@@ -165,12 +176,7 @@ class StateFiles:
         save_document(self.todo, json.dumps(doc, separators=(",", ":")).encode())
 
     def clear_todo(self) -> None:
-        try:
-            self.todo.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise os_error(exc, str(self.todo), "delete", whole_run=True) from exc
+        remove_document(self.todo)
 
     # -- state.json ---------------------------------------------------------------------------------
     def read_run_state(self) -> RunState:
