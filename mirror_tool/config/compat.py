@@ -48,11 +48,26 @@ ALWAYS: Any = object()
 
 
 @dataclass(frozen=True)
-class Noted(ValueType):
+class _Wrapping(ValueType):
+    """A value type that reads, describes and writes values as `inner` does, and only adds a notice."""
+
+    inner: ValueType
+
+    def parse(self, raw: str) -> Any:
+        return self.inner.parse(raw)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def render(self, value: Any) -> str:
+        return self.inner.render(value)
+
+
+@dataclass(frozen=True)
+class Noted(_Wrapping):
     """A key that acts, with one warning (`note`) when its value is not `quiet`: a bandersnatch
     spelling read here with a meaning an operator should hear about once."""
 
-    inner: ValueType
     quiet: Any
     note: str
 
@@ -60,21 +75,12 @@ class Noted(ValueType):
     def ansible_types(self) -> tuple[str, ...]:  # type: ignore[override]
         return self.inner.ansible_types
 
-    def parse(self, raw: str) -> Any:
-        return self.inner.parse(raw)
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def render(self, value: Any) -> str:
-        return self.inner.render(value)
-
     def notice(self, value: Any) -> str | None:
         return None if self.quiet is not ALWAYS and value == self.quiet else self.note
 
 
 @dataclass(frozen=True)
-class Ignored(ValueType):
+class Ignored(_Wrapping):
     """A bandersnatch key accepted so its config loads; it changes nothing here.
 
     `quiet` holds the values whose meaning ignoring preserves (bandersnatch's default, usually):
@@ -82,18 +88,8 @@ class Ignored(ValueType):
     not happen here.
     """
 
-    inner: ValueType
     quiet: tuple[Any, ...]
     why: str
-
-    def parse(self, raw: str) -> Any:
-        return self.inner.parse(raw)
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def render(self, value: Any) -> str:
-        return self.inner.render(value)
 
     def notice(self, value: Any) -> str | None:
         return None if value in self.quiet else f"ignored: {self.why}"
